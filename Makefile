@@ -1,0 +1,47 @@
+# rlimpro: the README's two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 git make gcc
+
+.PHONY: demo test test-fast bench system venv clean-venv
+
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+## demo: install everything (apt + .venv) and run the whole default DAG
+demo: system venv
+	dvc repro
+
+## system: Debian packages (needs root; skipped when already there)
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## venv: .venv with every extra, pinned by constraints.txt
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
+	touch $@
+
+## test: the whole test suite (real Pd, real onnxruntime, real sockets)
+test: system venv
+	pytest -q
+
+## test-fast: skip tests marked slow
+test-fast: venv
+	pytest -q -m "not slow"
+
+## bench: every benchmark in benchmarks/, each prints its ratio to a baseline
+bench: system venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,5 @@
+"""``python -m rlimpro`` = the ``rlimpro`` command."""
+
+from rlimpro.cli import main
+
+main()

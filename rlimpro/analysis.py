@@ -1,0 +1,121 @@
+"""Analyse audio files into descriptor tables, in parallel, one line per bad file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlimpro import descriptors
+from rlimpro.audio import load_audio
+from rlimpro.errors import RlimproError
+
+__all__ = ["Framing", "analyze_file", "map_files", "write_csv", "analyze_to_csv", "worker_count"]
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Analysis settings (params.yaml ``analysis``): sample rate, window and hop in samples."""
+
+    sr: int = descriptors.SR
+    window: int = descriptors.WINDOW
+    hop: int = descriptors.HOP
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Framing:
+        """Build from the ``analysis`` section of params.yaml (defaults where absent)."""
+        section = params.get("analysis") or {}
+        return cls(**{k: int(section[k]) for k in ("sr", "window", "hop") if k in section})
+
+
+def analyze_file(path: str | os.PathLike[str], framing: Framing = Framing()) -> np.ndarray:
+    """Descriptors of one audio file: [n_frames, 56] (see :func:`rlimpro.descriptors.compute`)."""
+    y = load_audio(path, framing.sr)
+    return descriptors.compute(y, framing.sr, window=framing.window, hop=framing.hop)
+
+
+def worker_count(requested: int | None) -> int:
+    """Processes to use: ``requested`` if positive, else every core."""
+    return requested if requested and requested > 0 else (os.cpu_count() or 1)
+
+
+def _guarded(job: Callable[[Path], Any], path: Path) -> tuple[Path, Any, str | None]:
+    try:
+        return path, job(path), None
+    except RlimproError as exc:
+        return path, None, str(exc)
+    except Exception as exc:  # a decoder or maths failure must not stop the other files
+        return path, None, f"{path.name}: {exc.__class__.__name__}: {exc}"
+
+
+def map_files(
+    job: Callable[[Path], Any], paths: Sequence[Path], workers: int | None = None
+) -> Iterator[tuple[Path, Any, str | None]]:
+    """Run ``job(path)`` for each path in worker processes, yielding ``(path, result, error)``.
+
+    Results arrive in completion order; ``error`` is a one-line message (result ``None``) when
+    the job raised. ``job`` must be a picklable top-level function or partial.
+    """
+    n = min(worker_count(workers), max(1, len(paths)))
+    if n == 1:
+        for path in paths:
+            yield _guarded(job, path)
+        return
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(_guarded, job, path) for path in paths]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def write_csv(path: str | os.PathLike[str], rows: Sequence[tuple[str, np.ndarray]], framing: Framing) -> Path:
+    """Write ``file,time,<56 names>`` rows for each (file label, descriptor table), atomically."""
+    from rlimpro.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w") as out:
+        out.write(",".join(["file", "time", *descriptors.NAMES]) + "\n")
+        for label, table in rows:
+            times = descriptors.frame_times(len(table), framing.sr, framing.window, framing.hop)
+            quoted = '"' + label.replace('"', '""') + '"' if ("," in label or '"' in label) else label
+            for t, row in zip(times, table):
+                out.write(quoted + "," + f"{t:.6f}," + ",".join(f"{v:.7g}" for v in row) + "\n")
+    return Path(path)
+
+
+def analyze_to_csv(
+    paths: Sequence[str],
+    out: str | os.PathLike[str],
+    framing: Framing = Framing(),
+    workers: int | None = None,
+    warn: Callable[[str], None] = print,
+) -> Path:
+    """Analyse ``paths`` (labelled as given) into one CSV; bad files are reported and skipped.
+
+    :param warn: called with a one-line message for each file that could not be analysed.
+    :raises RlimproError: after writing the good files, if any file failed (with a count).
+    """
+    from functools import partial
+
+    from rlimpro.progress import track
+
+    tables: dict[Path, np.ndarray] = {}
+    failed = 0
+    results = map_files(partial(analyze_file, framing=framing), [Path(p) for p in paths], workers)
+    for path, table, error in track(results, len(paths), "analysing"):
+        if error:
+            warn(error)
+            failed += 1
+        else:
+            tables[path] = table
+    if tables:
+        write_csv(out, [(p, tables[Path(p)]) for p in paths if Path(p) in tables], framing)
+    if failed:
+        raise RlimproError(
+            f"{failed} of {len(paths)} files could not be analysed (listed above); "
+            + (f"the others are in {Path(out).name}" if tables else "nothing was written")
+        )
+    return Path(out)

@@ -1,0 +1,36 @@
+"""The ``rlimpro`` command line: one typer app, one module per command group.
+
+Errors of type :class:`~rlimpro.errors.RlimproError` print as at most three lines with no
+traceback; ``--verbose`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rlimpro.cli import _common, analysis
+
+app = typer.Typer(
+    name="rlimpro",
+    help="An RL agent that improvises with a live musician by steering a Pure Data synth.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and details on errors."),
+) -> None:
+    _common.STATE.verbose = verbose
+
+
+analysis.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``rlimpro`` script."""
+    sys.exit(_common.run(app))

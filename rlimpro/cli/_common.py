@@ -1,0 +1,47 @@
+"""Shared CLI plumbing: error display and consoles."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+
+from rlimpro.errors import RlimproError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class _State:
+    verbose: bool = False
+
+
+STATE = _State()
+
+
+def run(app: typer.Typer) -> int:
+    """Run the app; turn user errors into at most 3 lines on stderr and exit code 1.
+
+    Usage errors and ``--help`` are handled by typer itself (it exits with its own code).
+    """
+    try:
+        app()
+    except RlimproError as exc:
+        if STATE.verbose:
+            traceback.print_exc()
+        lines = str(exc).strip().splitlines() or ["error"]
+        err_console.print(f"[red]error:[/red] {lines[0]}", highlight=False, markup=True, soft_wrap=True)
+        for line in lines[1:3]:
+            err_console.print(line, highlight=False, markup=False, soft_wrap=True)
+        return 1
+    except Exception as exc:  # a bug: say so briefly unless asked for details
+        if STATE.verbose:
+            traceback.print_exc()
+        else:
+            err_console.print(f"[red]internal error:[/red] {exc.__class__.__name__}: {exc}", highlight=False)
+            err_console.print("run again with --verbose for the traceback and report it")
+        return 2
+    return 0

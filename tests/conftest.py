@@ -1,0 +1,41 @@
+"""Shared fixtures: known-answer signals and a throw-away copy of the project."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SR = 44100
+
+
+def sine(freq: float, amp: float = 0.5, seconds: float = 1.0, sr: int = SR, phase: float = 0.0) -> np.ndarray:
+    """A sine wave of peak amplitude ``amp``."""
+    t = np.arange(int(seconds * sr)) / sr
+    return amp * np.sin(2 * np.pi * freq * t + phase)
+
+
+def saw(freq: float, amp: float = 0.5, seconds: float = 1.0, sr: int = SR) -> np.ndarray:
+    """A band-limited sawtooth (additive, partials below Nyquist)."""
+    t = np.arange(int(seconds * sr)) / sr
+    k = np.arange(1, int(sr / 2 / freq))
+    return amp * (2 / np.pi) * (np.sin(2 * np.pi * freq * np.outer(t, k)) / k).sum(axis=1)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's inputs (params, DAG, package sources, synths, demo audio) in tmp."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("params.yaml", "dvc.yaml", "pyproject.toml"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, root / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "features", "summary.json", "lookup.parquet",
+                                    "runs", "eval", "*.onnx", ".lookup_chunks", "*.o", "*.so", "*.pd_linux")
+    for name in ("rlimpro", "00_synths", "01_corpus", "pd_externals"):
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, root / name, ignore=ignore)
+    return root
