@@ -51,12 +51,13 @@ def pitch(*, S: np.ndarray, sr: int = SR, window: int = WINDOW) -> np.ndarray:
     search = cmnd[:, tau_min : tau_max + 1]
     below = search < THRESHOLD
     dip_start = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(search, axis=1))
-    falling = np.zeros_like(below)
-    falling[:, :-1] = search[:, 1:] < search[:, :-1]
-    # the first lag at or after the dip start where the curve stops falling
-    candidate = (np.arange(search.shape[1])[None, :] >= dip_start[:, None]) & ~falling
-    best = np.argmax(candidate, axis=1) + tau_min
     rows = np.arange(len(cmnd))
+    best = dip_start + tau_min
+    for _ in range(tau_max):  # walk down the dip to its local minimum (a few lags at most)
+        step = (best < tau_max) & (cmnd[rows, best + 1] < cmnd[rows, best])
+        if not step.any():
+            break
+        best += step
     a, b, c = cmnd[rows, best - 1], cmnd[rows, best], cmnd[rows, best + 1]
     denom = a - 2.0 * b + c
     shift = np.clip(np.where(denom > 0, 0.5 * (a - c) / np.where(denom > 0, denom, 1.0), 0.0), -1.0, 1.0)

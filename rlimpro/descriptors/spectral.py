@@ -22,6 +22,7 @@ N_MELS, FMIN_MEL, FMAX_MEL, N_MFCC = 40, 20.0, 20000.0, 13
 CHROMA_FMIN, CHROMA_FMAX = 60.0, 5000.0
 ROLLOFF = 0.95
 N_SINES = 10
+_DB_PER_NEPER = np.float32(20.0 / np.log(10.0))
 
 
 def magnitude_spectrum(*, y: np.ndarray, window: int = WINDOW, hop: int = HOP) -> np.ndarray:
@@ -39,7 +40,7 @@ def magnitude_spectrum(*, y: np.ndarray, window: int = WINDOW, hop: int = HOP) -
 
 def magnitude_db(S: np.ndarray) -> np.ndarray:
     """20·log10 of the magnitude spectrum floored at 1e-5 (so at least -100 dB)."""
-    return np.float32(20.0) * np.log10(np.maximum(S, np.float32(MAG_FLOOR)))
+    return _DB_PER_NEPER * np.log(np.maximum(S, np.float32(MAG_FLOOR)))  # np.log is faster than log10
 
 
 def _bin_freqs(sr: int, window: int) -> np.ndarray:
@@ -154,12 +155,13 @@ def sines(*, S: np.ndarray, S_db: np.ndarray | None = None, sr: int = SR, window
     inner = db[:, 1:-1]
     is_peak = (inner > db[:, :-2]) & (inner >= db[:, 2:]) & (S[:, 1:-1] > MAG_FLOOR)
     score = np.where(is_peak, inner, -np.inf)
-    k = min(N_SINES, score.shape[1])
-    top = np.argpartition(-score, k - 1, axis=1)[:, :k]
-    top_score = np.take_along_axis(score, top, axis=1)
-    order = np.argsort(-top_score, axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    found = np.isfinite(np.take_along_axis(score, top, axis=1))
+    rows = np.arange(len(score))
+    top = np.empty((len(score), N_SINES), dtype=np.intp)
+    found = np.empty((len(score), N_SINES), dtype=bool)
+    for k in range(N_SINES):  # repeated argmax: sorted by magnitude, far cheaper than argpartition
+        top[:, k] = np.argmax(score, axis=1)
+        found[:, k] = np.isfinite(score[rows, top[:, k]])
+        score[rows, top[:, k]] = -np.inf
     bins = top + 1
     a = np.take_along_axis(db, bins - 1, axis=1)
     b = np.take_along_axis(db, bins, axis=1)
