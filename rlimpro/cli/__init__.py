@@ -11,6 +11,7 @@ import sys
 import typer
 
 from rlimpro.cli import _common, analysis
+from rlimpro.cli import synth as synth_commands
 
 app = typer.Typer(
     name="rlimpro",
@@ -29,6 +30,7 @@ def _root(
 
 
 analysis.register(app)
+synth_commands.register(app)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rlimpro.errors import RlimproError
 
@@ -33,7 +34,7 @@ def run(app: typer.Typer) -> int:
         if STATE.verbose:
             traceback.print_exc()
         lines = str(exc).strip().splitlines() or ["error"]
-        err_console.print(f"[red]error:[/red] {lines[0]}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(lines[0])}", highlight=False, soft_wrap=True)
         for line in lines[1:3]:
             err_console.print(line, highlight=False, markup=False, soft_wrap=True)
         return 1
@@ -41,7 +42,7 @@ def run(app: typer.Typer) -> int:
         if STATE.verbose:
             traceback.print_exc()
         else:
-            err_console.print(f"[red]internal error:[/red] {exc.__class__.__name__}: {exc}", highlight=False)
+            err_console.print(f"[red]internal error:[/red] {escape(f'{exc.__class__.__name__}: {exc}')}", highlight=False)
             err_console.print("run again with --verbose for the traceback and report it")
         return 2
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from rlimpro.cli._common import console, err_console
 
@@ -40,7 +41,7 @@ def analyze_corpus(
 
 
 def _warn(message: str) -> None:
-    err_console.print(f"[yellow]skipped:[/yellow] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]skipped:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,227 @@
+"""The ``render_lookup`` stage: a synth's sound map on a regular parameter grid (DESIGN.md §4).
+
+``subdiv`` values per parameter (``linspace(0, 1, subdiv)``), ``subdiv**N`` points in
+mixed-radix order (p0 slowest), rendered by Pd in chunks (one Pd process per chunk, chunks
+in parallel), analysed with :func:`rlimpro.descriptors.compute` and summarised per point by
+the mean and std over the frames after ``settle_s``.
+
+Resume: each finished chunk is saved to ``00_synths/<name>/.lookup_chunks/<key>/`` (``key``
+hashes everything the numbers depend on). Running again renders only the missing chunks;
+the folder is deleted once ``lookup.parquet`` is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from rlimpro.atomic import atomic_path
+from rlimpro.descriptors import NAMES, compute
+from rlimpro.errors import RlimproError
+from rlimpro.params import load_params, section
+from rlimpro.progress import track
+from rlimpro.render import map_parallel, render_points
+from rlimpro.synth import Synth, load_synth, synth_dir
+
+__all__ = [
+    "LOOKUP_FILE", "CHUNKS_DIR", "grid_points", "row_index", "columns", "summarise",
+    "render_lookup", "lookup_settings", "LookupSettings",
+]
+
+LOOKUP_FILE = "lookup.parquet"
+CHUNKS_DIR = ".lookup_chunks"
+#: outputs and scratch that live in a synth folder but do not change how it sounds
+_NOT_SOURCES = {LOOKUP_FILE, "policy.onnx", ".gitignore"}
+
+
+def grid_points(n_params: int, subdiv: int) -> np.ndarray:
+    """All grid points in row order (mixed radix, p0 slowest).
+
+    :param n_params: N, the number of synth parameters.
+    :param subdiv: values per parameter (>= 2), ``linspace(0, 1, subdiv)``.
+    :return: np.ndarray [shape=(subdiv**N, N)] float64.
+    """
+    axes = [np.linspace(0.0, 1.0, subdiv)] * n_params
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, n_params)
+
+
+def row_index(params: np.ndarray | list[float], subdiv: int) -> int | np.ndarray:
+    """Row of the grid point nearest to a parameter vector, by mixed-radix arithmetic (O(1)).
+
+    :param params: np.ndarray [shape=(N,) or (B, N)], values in [0, 1].
+    :param subdiv: values per parameter of the table.
+    :return: the row index (an int for one vector, an int array for a batch).
+    """
+    p = np.clip(np.asarray(params, dtype=np.float64), 0.0, 1.0)
+    digits = np.rint(p * (subdiv - 1)).astype(np.int64)
+    weights = subdiv ** np.arange(p.shape[-1] - 1, -1, -1, dtype=np.int64)
+    rows = digits @ weights
+    return int(rows) if np.ndim(rows) == 0 else rows
+
+
+def columns(n_params: int) -> list[str]:
+    """Column names of a lookup table: p0..p{N-1}, the 56 means, then the 56 ``<name>_std``."""
+    return [f"p{i}" for i in range(n_params)] + NAMES + [f"{n}_std" for n in NAMES]
+
+
+def summarise(audio: np.ndarray, *, sr: int, window: int, hop: int, settle_s: float) -> np.ndarray:
+    """Mean and std of every descriptor over the frames that start after ``settle_s``.
+
+    :param audio: np.ndarray [shape=(n,)], one point's rendering (settle + length).
+    :return: np.ndarray [shape=(112,)]: 56 means then 56 stds (table order).
+    """
+    frames = compute(audio, sr, window=window, hop=hop)
+    first = min(int(math.ceil(settle_s * sr / hop)), len(frames) - 1)
+    kept = frames[first:]
+    return np.concatenate([kept.mean(axis=0), kept.std(axis=0)])
+
+
+@dataclass(frozen=True)
+class LookupSettings:
+    """Everything a lookup table depends on, from params.yaml."""
+
+    subdiv: int
+    chunk_size: int
+    workers: int
+    sr: int
+    window: int
+    hop: int
+
+
+def lookup_settings(root: str | Path, name: str) -> LookupSettings:
+    """Read ``synth.<name>.subdiv``, ``render.{chunk_size, workers}`` and ``analysis``.
+
+    :raises RlimproError: naming the missing or bad key.
+    """
+    params = load_params(root)
+    synths = section(params, "synth")
+    mine = synths.get(name)
+    if not isinstance(mine, dict) or "subdiv" not in mine:
+        raise RlimproError(f"params.yaml: add synth.{name}.subdiv (values per parameter, e.g. 7) to build its lookup")
+    render = section(params, "render")
+    analysis = section(params, "analysis")
+    try:
+        settings = LookupSettings(
+            subdiv=int(mine["subdiv"]),
+            chunk_size=int(render.get("chunk_size", 256)),
+            workers=int(render.get("workers", 0)),
+            sr=int(analysis.get("sr", 44100)),
+            window=int(analysis.get("window", 1024)),
+            hop=int(analysis.get("hop", 512)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise RlimproError(f"params.yaml: synth.{name}.subdiv, render and analysis values must be integers") from exc
+    if settings.subdiv < 2 or settings.chunk_size < 1:
+        raise RlimproError(f"params.yaml: synth.{name}.subdiv must be >= 2 and render.chunk_size >= 1")
+    return settings
+
+
+def _chunk_key(folder: Path, s: LookupSettings) -> str:
+    """Hash of the synth's files, the harness, the descriptor code and the settings."""
+    h = hashlib.sha256(repr((s.subdiv, s.chunk_size, s.sr, s.window, s.hop)).encode())
+    package = resources.files("rlimpro")
+    sources = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in _NOT_SOURCES and not p.name.startswith("."))
+    sources += [Path(str(package / "pd" / "render.pd"))]
+    sources += sorted(Path(str(package / "descriptors")).glob("*.py"))
+    for path in sources:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    folder: Path
+    start: int
+    stop: int
+    settings: LookupSettings
+    out: Path
+
+
+def _render_chunk(chunk: _Chunk) -> float:
+    """Render, analyse and save one chunk; return the seconds of audio rendered."""
+    synth = load_synth(chunk.folder)
+    s = chunk.settings
+    points = grid_points(synth.n_params, s.subdiv)[chunk.start:chunk.stop]
+    audio = render_points(synth, points, sr=s.sr)
+    bad = ~np.isfinite(audio).all(axis=1)
+    if bad.any():
+        p = ",".join(f"{v:.3g}" for v in points[np.argmax(bad)])
+        raise RlimproError(f"{synth.name}/synth.pd: NaN or inf audio at params {p}; guard the patch's maths")
+    rows = np.stack([summarise(y, sr=s.sr, window=s.window, hop=s.hop, settle_s=synth.settle_s) for y in audio])
+    with atomic_path(chunk.out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, rows)
+    return audio.size / s.sr
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the synth folder (one lookup build per synth at a time)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RlimproError(f"{folder.name}: another render-lookup of this synth is running; let it finish") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def render_lookup(name: str, root: str | Path = ".") -> list[Path]:
+    """Build ``00_synths/<name>/lookup.parquet`` (resuming from finished chunks).
+
+    :param name: the synth (a folder under ``00_synths/``).
+    :param root: the project folder (holding params.yaml).
+    :return: ``[path of lookup.parquet]``.
+    :raises RlimproError: on a missing synth or setting, a broken patch, NaN audio, or
+        another build of the same synth running.
+    """
+    folder = synth_dir(root, name)
+    synth = load_synth(folder)
+    s = lookup_settings(root, name)
+    with _exclusive(folder):
+        return _build(folder, synth, s)
+
+
+def _build(folder: Path, synth: Synth, s: LookupSettings) -> list[Path]:
+    """Render the missing chunks, assemble the table, write it, drop the chunks."""
+    import pandas as pd
+
+    n_points = s.subdiv ** synth.n_params
+    chunks_root = folder / CHUNKS_DIR
+    work = chunks_root / _chunk_key(folder, s)
+    if chunks_root.is_dir():  # chunks of another configuration can never be reused
+        for stale in chunks_root.iterdir():
+            if stale != work:
+                shutil.rmtree(stale, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    chunks = [
+        _Chunk(folder, start, min(start + s.chunk_size, n_points), s, work / f"chunk_{start // s.chunk_size:05d}.npy")
+        for start in range(0, n_points, s.chunk_size)
+    ]
+    missing = [c for c in chunks if not c.out.is_file()]
+    for _ in track(map_parallel(_render_chunk, missing, s.workers), len(missing), f"rendering {synth.name}"):
+        pass
+    rows = np.concatenate([np.load(c.out) for c in chunks])
+    table = np.concatenate([grid_points(synth.n_params, s.subdiv), rows], axis=1)
+    if not np.isfinite(table).all():
+        raise RlimproError(f"{folder.name}: the lookup has non-finite values; report this with the synth attached")
+    frame = pd.DataFrame(table, columns=columns(synth.n_params))
+    out = folder / LOOKUP_FILE
+    with atomic_path(out) as tmp:
+        frame.to_parquet(tmp, index=False)
+    shutil.rmtree(chunks_root, ignore_errors=True)
+    return [out]
+
