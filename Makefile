@@ -10,9 +10,13 @@ APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndf
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-## demo: install everything (apt + .venv) and run the whole default DAG
+DUET_SYNTH ?= fm
+DUET_TAKE ?= 01_corpus/demo/audio/flute.ogg
+
+## demo: install everything (apt + .venv), run the whole default DAG, then an offline duet
 demo: system venv
 	dvc repro
+	rlimpro replay $(DUET_TAKE) --model 00_synths/$(DUET_SYNTH)/policy.onnx -o out/duet_$(DUET_SYNTH).wav
 
 ## system: Debian packages (needs root; skipped when already there)
 system:

@@ -59,23 +59,26 @@ def librosa_baseline(y: np.ndarray) -> np.ndarray:
                       kurt[:n], rolloff[:, :n], flatness[:, :n], crest[:n], f0[:n], peaks[:, :n]]).T
 
 
-def best_time(fn, y: np.ndarray, repeats: int = 5) -> float:
-    fn(y[: SR * 2])  # warm-up (librosa compiles with numba on first use)
-    times = []
+def best_times(fns: dict, y: np.ndarray, repeats: int = 5) -> dict[str, float]:
+    """Best wall time of each function, interleaved so machine load hits both alike."""
+    for fn in fns.values():
+        fn(y[: SR * 2])  # warm-up (librosa compiles with numba on first use)
+    best = {name: float("inf") for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn(y)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(y)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
     files = sorted((ROOT / "01_corpus" / "demo" / "audio").glob("*.ogg"))
     y = np.concatenate([load_audio(f) for f in files]).astype(np.float64)
     seconds = len(y) / SR
-    ours = best_time(compute, y)
-    base = best_time(librosa_baseline, y)
-    print(f"audio: {seconds:.1f} s (demo corpus), one core, best of 5")
+    times = best_times({"ours": compute, "baseline": librosa_baseline}, y)
+    ours, base = times["ours"], times["baseline"]
+    print(f"audio: {seconds:.1f} s (demo corpus), one core, best of 5 interleaved runs, load {os.getloadavg()[0]:.1f}")
     print(f"rlimpro.descriptors.compute (56 columns): {seconds / ours:8.0f}x real time ({ours * 1000:.0f} ms)")
     print(f"librosa per-category baseline:            {seconds / base:8.0f}x real time ({base * 1000:.0f} ms)")
     print(f"ratio rlimpro / baseline: {base / ours:.2f}x   (goals: >= 300x real time, >= 2x baseline)")

@@ -15,7 +15,7 @@ from rlimpro import descriptors
 from rlimpro.audio import load_audio
 from rlimpro.errors import RlimproError
 
-__all__ = ["Framing", "analyze_file", "map_files", "write_csv", "analyze_to_csv", "worker_count"]
+__all__ = ["Framing", "analyze_file", "failure_message", "map_files", "write_csv", "analyze_to_csv", "worker_count"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,18 @@ def worker_count(requested: int | None) -> int:
     return requested if requested and requested > 0 else (os.cpu_count() or 1)
 
 
+def failure_message(path: Path, exc: BaseException) -> str:
+    """One line saying why ``path`` could not be analysed (an :class:`RlimproError` already names it)."""
+    if isinstance(exc, RlimproError):
+        return str(exc)
+    return f"{path.name}: {exc.__class__.__name__}: {exc}"
+
+
 def _guarded(job: Callable[[Path], Any], path: Path) -> tuple[Path, Any, str | None]:
     try:
         return path, job(path), None
-    except RlimproError as exc:
-        return path, None, str(exc)
     except Exception as exc:  # a decoder or maths failure must not stop the other files
-        return path, None, f"{path.name}: {exc.__class__.__name__}: {exc}"
+        return path, None, failure_message(path, exc)
 
 
 def map_files(

@@ -5,12 +5,18 @@ channel count, sub-folders allowed); the stage writes ``features/<track>.parquet
 ``time`` then the 56 descriptors, one row per frame) and ``summary.json`` (per-feature
 mean/std/min/max over all frames, used for normalisation). Finished tracks are skipped on
 a re-run, so an interrupted analysis resumes.
+
+The stage is split for schedulers (``pipelines/`` runs the units as Dask tasks):
+:func:`plan_corpus` lists the work units, :func:`analyze_track` does one, and
+:func:`finish_corpus` writes the summary; :func:`analyze_corpus` chains the three.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,10 @@ from rlimpro.audio import AUDIO_SUFFIXES
 from rlimpro.errors import RlimproError
 from rlimpro.progress import track
 
-__all__ = ["CORPUS_DIR", "corpus_dir", "track_files", "analyze_corpus", "load_track", "load_summary"]
+__all__ = [
+    "CORPUS_DIR", "CorpusPlan", "corpus_dir", "track_files", "plan_corpus", "analyze_track", "finish_corpus",
+    "analyze_corpus", "load_track", "load_summary",
+]
 
 CORPUS_DIR = "01_corpus"
 
@@ -108,6 +117,71 @@ def _summarise(features: dict[str, Path], name: str, framing: Framing) -> dict[s
     return {"corpus": name, "analysis": framing.__dict__, "frames": count, "tracks": tracks, "features": stats}
 
 
+@dataclass(frozen=True)
+class CorpusPlan:
+    """The work of one ``analyze_corpus`` run, split so a scheduler can run the units anywhere.
+
+    :param name: the corpus.
+    :param framing: analysis settings.
+    :param outputs: every recording of the corpus -> its features file (track order).
+    :param todo: the recordings to analyse now (the work units).
+    :param workers: processes :func:`analyze_corpus` uses (params.yaml ``corpus.workers``).
+    :param summary: where :func:`finish_corpus` writes ``summary.json``.
+    """
+
+    name: str
+    framing: Framing
+    outputs: dict[Path, Path]
+    todo: list[Path]
+    workers: int
+    summary: Path
+
+
+def plan_corpus(name: str, params: dict[str, Any], root: str | Path = ".", *, force: bool = False) -> CorpusPlan:
+    """List the work units of corpus ``name``; delete features whose recording is gone.
+
+    :param force: every recording is a unit, not only those without a features file.
+    :raises RlimproError: if the audio folder is missing or empty, or two files share a name.
+    """
+    tracks = track_files(name, root)
+    out_dir = corpus_dir(name, root) / "features"
+    outputs = {path: out_dir / f"{key}.parquet" for key, path in tracks.items()}
+    for stale in out_dir.glob("*.parquet") if out_dir.is_dir() else []:
+        if stale not in outputs.values():
+            stale.unlink()  # the recording is gone: its features must not enter the summary
+    todo = [path for path, out in outputs.items() if force or not out.is_file()]
+    workers = (params.get("corpus") or {}).get("workers", 0)
+    return CorpusPlan(name, Framing.from_params(params), outputs, todo, workers, corpus_dir(name, root) / "summary.json")
+
+
+def analyze_track(plan: CorpusPlan, recording: Path) -> Path:
+    """Do one unit: analyse ``recording`` into its features file (atomically).
+
+    :return: the features file.
+    :raises Exception: whatever decoding or analysis raised (:class:`RlimproError` for unreadable audio).
+    """
+    out = plan.outputs[recording]
+    _write_track(recording, out, plan.framing)
+    return out
+
+
+def finish_corpus(plan: CorpusPlan, failed: int = 0) -> list[Path]:
+    """Write ``summary.json`` once every unit is done.
+
+    :param failed: how many units failed (their messages were shown already).
+    :return: the features files and the summary path.
+    :raises RlimproError: if any unit failed (the finished features are kept).
+    """
+    if failed:
+        raise RlimproError(
+            f"{failed} of {len(plan.outputs)} recordings in corpus {plan.name!r} could not be analysed (listed above); "
+            "fix or remove them and run again (finished tracks are kept)"
+        )
+    features = {out.stem: out for out in plan.outputs.values()}
+    write_json(plan.summary, _summarise(features, plan.name, plan.framing))
+    return [*plan.outputs.values(), plan.summary]
+
+
 def analyze_corpus(
     name: str,
     params: dict[str, Any],
@@ -126,41 +200,14 @@ def analyze_corpus(
     :return: the features files and the summary path.
     :raises RlimproError: if any recording failed (after analysing all the others).
     """
-    framing = Framing.from_params(params)
-    tracks = track_files(name, root)
-    out_dir = corpus_dir(name, root) / "features"
-    outputs = {key: out_dir / f"{key}.parquet" for key in tracks}
-    for stale in out_dir.glob("*.parquet") if out_dir.is_dir() else []:
-        if stale not in outputs.values():
-            stale.unlink()  # the recording is gone: its features must not enter the summary
-    todo = [key for key in tracks if force or not outputs[key].is_file()]
-    by_path = {tracks[key]: key for key in todo}
-    workers = (params.get("corpus") or {}).get("workers", 0)
-    failed = []
-    results = map_files(_TrackJob(framing, {tracks[k]: outputs[k] for k in todo}), [tracks[k] for k in todo], workers)
-    for path, _, error in track(results, len(todo), f"analysing {name}"):
+    plan = plan_corpus(name, params, root, force=force)
+    failed = 0
+    results = map_files(partial(analyze_track, plan), plan.todo, plan.workers)
+    for _, _, error in track(results, len(plan.todo), f"analysing {name}"):
         if error:
             warn(error)
-            failed.append(by_path[path])
-    if failed:
-        raise RlimproError(
-            f"{len(failed)} of {len(tracks)} recordings in corpus {name!r} could not be analysed (listed above); "
-            "fix or remove them and run again (finished tracks are kept)"
-        )
-    summary = corpus_dir(name, root) / "summary.json"
-    write_json(summary, _summarise(outputs, name, framing))
-    return [*outputs.values(), summary]
-
-
-class _TrackJob:
-    """Picklable job for :func:`map_files`: analyse one recording into its features file."""
-
-    def __init__(self, framing: Framing, outputs: dict[Path, Path]) -> None:
-        self.framing = framing
-        self.outputs = outputs
-
-    def __call__(self, path: Path) -> int:
-        return _write_track(path, self.outputs[path], self.framing)
+            failed += 1
+    return finish_corpus(plan, failed)
 
 
 def load_summary(name: str, root: str | Path = ".") -> dict[str, Any]:

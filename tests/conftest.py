@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import rlimpro  # noqa: F401  (first: pins BLAS to one thread before numpy loads, as the CLI does)
+
+import copy
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 44100
@@ -39,3 +43,24 @@ def project(tmp_path: Path) -> Path:
         if (REPO / name).exists():
             shutil.copytree(REPO / name, root / name, ignore=ignore)
     return root
+
+
+@pytest.fixture(scope="session")
+def shipped_params() -> dict:
+    """The repository's params.yaml (never written)."""
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+@pytest.fixture
+def params(shipped_params: dict) -> dict:
+    """A copy of the shipped params that a test may change."""
+    return copy.deepcopy(shipped_params)
+
+
+@pytest.fixture(scope="session")
+def toy_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temp project with a 3-param, 6-subdiv synthetic 'toy' synth and a 4-track corpus."""
+    from rlimpro.env.synthetic import write_synthetic_project
+
+    return write_synthetic_project(tmp_path_factory.mktemp("proj"), synth="toy", n_params=3, subdiv=6,
+                                   n_tracks=4, frames=300)

@@ -11,7 +11,10 @@ import sys
 import typer
 
 from rlimpro.cli import _common, analysis
+from rlimpro.cli import export as export_commands
+from rlimpro.cli import live as live_commands
 from rlimpro.cli import synth as synth_commands
+from rlimpro.cli import train as train_commands
 
 app = typer.Typer(
     name="rlimpro",
@@ -30,7 +33,10 @@ def _root(
 
 
 analysis.register(app)
+export_commands.register(app)
+live_commands.register(app)
 synth_commands.register(app)
+train_commands.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,71 @@
+"""Commands for playing: ``serve`` (OSC server), ``live`` (server + Pd patch), ``replay`` (offline duet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rlimpro.cli._common import console
+
+MODEL_HELP = "A policy.onnx written by `rlimpro export` (e.g. 00_synths/fm/policy.onnx)."
+
+
+def serve(
+    model: Path = typer.Argument(..., help=MODEL_HELP, show_default=False),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 opens it to the network)."),
+    port: int = typer.Option(6666, "--port", help="UDP port receiving /rlimpro/target, /rlimpro/reset, /rlimpro/ping."),
+    reply_host: str = typer.Option("127.0.0.1", "--reply-host", help="Host that receives /rlimpro/params and /rlimpro/pong."),
+    reply_port: int = typer.Option(6667, "--reply-port", help="UDP port of the reply host."),
+    stats: bool = typer.Option(False, "--stats", help="Print one status line per second: messages/s, median/p99 decision time."),
+) -> None:
+    """Serve a policy over OSC/UDP: musician descriptors in, synth parameters out (Ctrl-C stops)."""
+    from rlimpro.live.server import serve as run
+
+    counts = run(model, host=host, port=port, reply_host=reply_host, reply_port=reply_port, stats=stats,
+                 write=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
+    console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped, "
+                  f"{counts['bad_output']} non-finite outputs withheld", highlight=False, soft_wrap=True)
+
+
+def live(
+    synth: str = typer.Option(..., "--synth", "-s", help="Synth name: the folder 00_synths/NAME/ (played by Pd)."),
+    model: Path = typer.Option(None, "--model", "-m", help="The policy.onnx; default 00_synths/NAME/policy.onnx."),
+    audio: Path = typer.Option(None, "--input", "-i", help="Musician recording streamed as descriptors; default: "
+                                                           "the first recording of the policy's corpus."),
+    port: int = typer.Option(6666, "--port", help="UDP port of the server (Pd sends targets there)."),
+    reply_port: int = typer.Option(6667, "--reply-port", help="UDP port Pd listens on for params."),
+    nogui: bool = typer.Option(False, "--nogui", help="Run Pd without its window (the default when $DISPLAY is unset)."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Run Pd without an audio device (-nosound)."),
+    seconds: float = typer.Option(None, "--seconds", help="Stop after this many seconds (default: until Pd is closed)."),
+) -> None:
+    """Play live: start the server and a Pd patch in which the agent's synth answers a musician."""
+    from rlimpro.live.play import play_live
+
+    model = model or Path("00_synths") / synth / "policy.onnx"
+    counts, _ = play_live(synth, model, root=Path("."), audio=audio, port=port, reply_port=reply_port,
+                          gui=False if nogui else None, sound=not no_audio, seconds=seconds,
+                          write=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
+    console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped",
+                  highlight=False, soft_wrap=True)
+
+
+def replay(
+    audio: Path = typer.Argument(..., help="The musician's recording (wav, flac, ogg, mp3, aiff).", show_default=False),
+    model: Path = typer.Option(..., "--model", "-m", help=MODEL_HELP, show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="Stereo WAV to write (musician left, agent right); "
+                                                      "the plot goes beside it as .png.", show_default=False),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Skip the plot of target vs agent descriptors."),
+) -> None:
+    """Offline duet: run the policy frame by frame over a recording, as live, and render the agent with Pd."""
+    from rlimpro.live.duet import replay as stage
+
+    paths = stage(model, audio, out, root=Path("."), plot=not no_plot)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the live commands to ``app``."""
+    app.command("serve")(serve)
+    app.command("live")(live)
+    app.command("replay")(replay)

@@ -1,0 +1,235 @@
+"""The imitation environment as batched numpy arrays: B envs step together.
+
+One implementation serves the single gymnasium env (B = 1), the SB3 ``VecEnv`` (B = n),
+the evaluation's baselines and, by mirroring :meth:`Imitation.observe`, the ONNX export.
+
+Observation (float32), in this order:
+
+1. agent features ``[F]``: the lookup features at the current params, normalised;
+2. target features ``[F]``: the current target, normalised;
+3. current params ``[N]`` in [0, 1];
+4. neighbour distances ``[K]``: weighted distance to the target of the features reached by
+   each one-step move (``neighbours: all`` -> the 3**N discrete moves in action order,
+   ``axis`` -> stay, +p0, -p0, +p1, ...; ``none`` -> nothing);
+5. with ``seek: true``, ``[N]`` offsets ``oracle_params - params`` in units of ``step``,
+   clipped to ±obs_clip, where ``oracle_params`` is the grid point nearest to the target
+   (weighted distance over the reward features; ties -> lowest row).
+
+Features and distances are clipped to ±``obs_clip``. Step convention: the reward of a step
+compares the features at the NEW params with the target the agent saw; then the target
+advances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rlimpro.descriptors.names import NAMES
+from rlimpro.env.actions import decode, deltas
+from rlimpro.env.config import EnvConfig
+from rlimpro.env.table import LookupTable
+from rlimpro.env.targets import Normalisation
+
+__all__ = ["Imitation", "neighbour_moves"]
+
+_STATIC, _DYNAMIC, _CORPUS = 0, 1, 2
+_MODES = {"static": _STATIC, "dynamic": _DYNAMIC, "corpus": _CORPUS}
+
+
+def neighbour_moves(kind: str, n_params: int) -> np.ndarray:
+    """Unit moves ``float64 [K, N]`` whose resulting distances enter the observation."""
+    if kind == "all":
+        return deltas(n_params).astype(np.float64)
+    if kind == "axis":
+        eye = np.eye(n_params)
+        return np.concatenate([np.zeros((1, n_params)), np.stack([eye, -eye], axis=1).reshape(-1, n_params)])
+    return np.zeros((0, n_params))
+
+
+class Imitation:
+    """Batched env state and maths.
+
+    :param cfg: the environment config.
+    :param table: the synth's lookup table.
+    :param norm: feature normalisation (stored with the run).
+    :param train_frames: raw ``[T, 56]`` frames of the training tracks (corpus targets).
+    :param num_envs: B.
+    :param seed: seed of the env's random generator.
+    """
+
+    def __init__(self, cfg: EnvConfig, table: LookupTable, norm: Normalisation,
+                 train_frames: list[np.ndarray] | None = None, num_envs: int = 1, seed: int | None = None):
+        self.cfg, self.table, self.norm, self.num_envs = cfg, table, norm, num_envs
+        n, f = cfg.n_params, len(cfg.features)
+        #: normalised selected features of every lookup point ``[rows, F]``
+        self.points = np.ascontiguousarray(norm.apply(table.columns(cfg.features)))
+        self.weights = np.asarray(cfg.reward_weights, np.float64)
+        self.moves = neighbour_moves(cfg.neighbours, n)
+        self.obs_dim = 2 * f + n + len(self.moves) + (n if cfg.seek else 0)
+        self.grid = table.grid_params(np.arange(table.n_rows))
+        idx = [NAMES.index(x) for x in cfg.features]
+        frames = [norm.apply(t[:, idx]) for t in (train_frames or []) if len(t)]
+        self.frames = np.concatenate(frames) if frames else np.zeros((0, f))
+        ends = np.cumsum([len(t) for t in frames], dtype=np.int64)
+        self.frame_end = np.repeat(ends, [len(t) for t in frames]) if frames else np.zeros(0, np.int64)
+        mix = np.array([cfg.mix.get(k, 0.0) for k in ("static", "dynamic", "corpus")], np.float64)
+        if len(self.frames) == 0:
+            mix[_CORPUS] = 0.0
+        self.mix = mix / mix.sum() if mix.sum() > 0 else np.array([0.0, 1.0, 0.0])
+        self.rng = np.random.default_rng(seed)
+        cells = cfg.step * (table.subdiv - 1)
+        #: discrete moves of whole cells keep params on the grid: state = row, moves = a lookup
+        self.on_grid = (cfg.action_space != "continuous" and not cfg.interpolate and abs(cells - round(cells)) < 1e-9
+                        and table.n_rows * 3**n <= 20_000_000)
+        if self.on_grid:
+            unit = deltas(n).astype(np.float64)
+            self.next_rows = np.stack([table.nearest_rows(self.grid + m * cfg.step) for m in unit], axis=1)
+            self.move_idx = ((self.moves + 1) @ 3 ** np.arange(n - 1, -1, -1)).astype(np.int64)
+            self.pow3 = 3 ** np.arange(n - 1, -1, -1)
+        self.rows = np.zeros(num_envs, np.int64)
+        self._params = np.zeros((num_envs, n))
+        self._corpus = self._dynamic = np.zeros(0, np.int64)
+        c = cfg.obs_clip
+        self._clipped_points = np.clip(self.points, -c, c)
+        self.target = np.zeros((num_envs, f))
+        self.mode = np.zeros(num_envs, np.int64)
+        self.pos = np.zeros(num_envs, np.int64)
+        self.t = np.zeros(num_envs, np.int64)
+        self.initial = np.asarray(cfg.initial_params, np.float64)
+
+    # -- pure maths ---------------------------------------------------------------------------
+    def features(self, params: np.ndarray) -> np.ndarray:
+        """Normalised agent features ``[B, F]`` at ``params [B, N]`` (nearest or multilinear)."""
+        if self.cfg.interpolate:
+            return self.table.interpolate(self.points, params)
+        return self.points[self.table.nearest_rows(params)]
+
+    def distance(self, agent: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Weighted RMS distance over the reward features, ``[...]``, in normalised units."""
+        return np.sqrt(((agent - target) ** 2) @ self.weights)
+
+    def reward(self, d: np.ndarray) -> np.ndarray:
+        """Shaped reward of distances ``d``; largest when ``d == 0``."""
+        r = -d if self.cfg.reward == "linear" else 8.0 * (0.5 - d) ** 3
+        if self.cfg.bonus:
+            r = r + self.cfg.bonus * (d <= self.cfg.bonus_threshold)
+        return r
+
+    def candidates(self, params: np.ndarray, target: np.ndarray, moves: np.ndarray) -> np.ndarray:
+        """Distances ``[B, K]`` to ``target`` after each unit move in ``moves [K, N]``."""
+        b, k = params.shape[0], len(moves)
+        nxt = np.clip(params[:, None, :] + moves[None] * self.cfg.step, 0.0, 1.0)
+        feats = self.features(nxt.reshape(b * k, -1)).reshape(b, k, -1)
+        return self.distance(feats, target[:, None, :])
+
+    def nearest_point(self, target: np.ndarray) -> np.ndarray:
+        """Row ``[B]`` of the lookup point nearest to each normalised target ``[B, F]`` (the oracle)."""
+        d2 = (self.points**2) @ self.weights - 2.0 * (target * self.weights) @ self.points.T
+        return np.argmin(d2, axis=1)
+
+    def observe(self, params: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Observations ``float32 [B, obs_dim]`` for params ``[B, N]`` and normalised targets ``[B, F]``."""
+        c = self.cfg.obs_clip
+        parts = [np.clip(self.features(params), -c, c), np.clip(target, -c, c), params]
+        if len(self.moves):
+            parts.append(np.minimum(self.candidates(params, target, self.moves), c))
+        if self.cfg.seek:
+            parts.append(np.clip((self.grid[self.nearest_point(target)] - params) / self.cfg.step, -c, c))
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def act(self, actions: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """New params ``[B, N]`` after ``actions`` (see :func:`rlimpro.env.actions.decode`)."""
+        return decode(actions, params, space=self.cfg.action_space, step=self.cfg.step)
+
+    # -- stateful env -------------------------------------------------------------------------
+    @property
+    def params(self) -> np.ndarray:
+        """Current params ``[B, N]`` of every env."""
+        return self.grid[self.rows] if self.on_grid else self._params
+
+    @params.setter
+    def params(self, value: np.ndarray) -> None:
+        if self.on_grid:
+            self.rows = self.table.nearest_rows(value)
+        else:
+            self._params = np.asarray(value, np.float64)
+
+    def seed(self, seed: int | None) -> None:
+        """Re-seed the random generator."""
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, mask: np.ndarray | None = None) -> None:
+        """Start new episodes for the envs where ``mask`` is true (all when None)."""
+        idx = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        m = len(idx)
+        if m == 0:
+            return
+        if self.cfg.target_mode == "mixed":
+            self.mode[idx] = self.rng.choice(3, size=m, p=self.mix)
+        else:
+            self.mode[idx] = _MODES[self.cfg.target_mode]
+        start = self.rng.integers(self.table.n_rows, size=m) if self.cfg.random_start else None
+        if self.on_grid:
+            self.rows[idx] = self.table.nearest_rows(self.initial) if start is None else start
+        else:
+            self._params[idx] = self.initial if start is None else self.grid[start]
+        self.t[idx] = 0
+        self._new_targets(idx)
+
+    def _new_targets(self, idx: np.ndarray) -> None:
+        corpus = idx[self.mode[idx] == _CORPUS]
+        points = idx[self.mode[idx] != _CORPUS]
+        if len(points):
+            self.target[points] = self.points[self.rng.integers(self.table.n_rows, size=len(points))]
+        if len(corpus):
+            self.pos[corpus] = self.rng.integers(len(self.frames), size=len(corpus))
+            self.target[corpus] = self.frames[self.pos[corpus]]
+        self._corpus = np.flatnonzero(self.mode == _CORPUS)
+        self._dynamic = np.flatnonzero(self.mode == _DYNAMIC)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Advance every env one step (no auto-reset).
+
+        :return: ``(observations, rewards, truncated, distances)``; distances are those the
+            rewards were computed from.
+        """
+        if self.on_grid:
+            a = actions if self.cfg.action_space == "discrete" else np.asarray(actions) @ self.pow3
+            self.rows = self.next_rows[self.rows, np.asarray(a).reshape(-1)]
+            agent = self.points[self.rows]
+        else:
+            self._params = self.act(actions, self._params)
+            agent = self.features(self._params)
+        d = self.distance(agent, self.target)
+        reward = self.reward(d)
+        self.t += 1
+        self._advance_targets()
+        return self.observation(), reward, self.t >= self.cfg.episode_steps, d
+
+    def _advance_targets(self) -> None:
+        corpus, dynamic = self._corpus, self._dynamic
+        if len(corpus):
+            pos = self.pos[corpus] + 1
+            ended = pos >= self.frame_end[pos - 1]
+            if ended.any():
+                pos[ended] = self.rng.integers(len(self.frames), size=int(ended.sum()))
+            self.pos[corpus] = pos
+            self.target[corpus] = self.frames[pos]
+        if len(dynamic):
+            jump = dynamic[self.rng.random(len(dynamic)) < self.cfg.dynamic_p]
+            if len(jump):
+                self.target[jump] = self.points[self.rng.integers(self.table.n_rows, size=len(jump))]
+
+    def observation(self) -> np.ndarray:
+        """Current observations of all envs (same values as :meth:`observe` of the state)."""
+        if not self.on_grid:
+            return self.observe(self._params, self.target)
+        c, rows, target = self.cfg.obs_clip, self.rows, self.target
+        params = self.grid[rows]
+        parts = [self._clipped_points[rows], np.minimum(np.maximum(target, -c), c), params]
+        if len(self.moves):
+            near = self.points[self.next_rows[rows][:, self.move_idx]]
+            parts.append(np.minimum(self.distance(near, target[:, None, :]), c))
+        if self.cfg.seek:
+            parts.append(np.clip((self.grid[self.nearest_point(target)] - params) / self.cfg.step, -c, c))
+        return np.concatenate(parts, axis=1).astype(np.float32)

@@ -1,0 +1,403 @@
+"""Export a trained run to ONE self-contained ``policy.onnx`` (DESIGN.md §6).
+
+The graph maps raw musician descriptors ``target`` [B, F] and the current parameters
+``params`` [B, N] to ``params_next`` [B, N]. It is assembled from three parts:
+
+1. the observation, built in float64 exactly as :meth:`rlimpro.env.core.Imitation.observe`
+   does (normalisation, agent features from the lookup table held as an initializer — a
+   Gather on the mixed-radix grid index, or multilinear interpolation over the 2**N cell
+   corners when the run used it — the one-step neighbour distances, clipping), cast to
+   float32 as the env does;
+2. the SB3 policy network exported by ``torch.onnx.export`` (dynamo, weights inlined);
+3. the deterministic action and its decoding as :func:`rlimpro.env.actions.decode` does it
+   (argmax → -step/0/+step per parameter; per-parameter argmax for MultiDiscrete; clipped
+   delta for continuous), clipped to [0, 1], cast to float32.
+
+:func:`check_parity` compares the file against ``model.predict(obs, deterministic=True)``
+plus the env's decoder on random and corpus observations; :func:`export_run` refuses to
+write a file that fails it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlimpro import __version__
+from rlimpro.atomic import atomic_path
+from rlimpro.errors import RlimproError
+
+__all__ = ["Parity", "build_graph", "check_parity", "export", "export_run", "policy_metadata", "policy_path"]
+
+OPSET = 20
+_D, _F, _I = 11, 1, 7  # onnx TensorProto DOUBLE, FLOAT, INT64
+
+
+def policy_path(root: str | Path, synth: str) -> Path:
+    """``<root>/00_synths/<synth>/policy.onnx``: where the DAG's export goes."""
+    return Path(root) / "00_synths" / synth / "policy.onnx"
+
+
+# --- the policy network -------------------------------------------------------------------
+def _network_module(model: Any) -> Any:
+    """A torch module ``obs -> net_out``: Q-values, logits or the deterministic action."""
+    import torch
+    from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+
+    policy = model.policy
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.policy = policy
+
+        def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            p = self.policy
+            if isinstance(model, DQN):
+                return p.q_net(obs)
+            if isinstance(model, (PPO, A2C)):
+                features = p.extract_features(obs)
+                latent = p.mlp_extractor.forward_actor(features if p.share_features_extractor else features[0])
+                return p.action_net(latent)
+            if isinstance(model, SAC):
+                actor = p.actor
+                latent = actor.latent_pi(actor.extract_features(obs, actor.features_extractor))
+                return torch.tanh(actor.mu(latent))
+            if isinstance(model, TD3):
+                return p.actor(obs)
+            raise RlimproError(f"cannot export a {type(model).__name__} model; supported: DQN, PPO, A2C, SAC, TD3")
+
+    return Net().eval()
+
+
+def _export_network(model: Any, obs_dim: int) -> Any:
+    """The network as an onnx ModelProto with input ``obs`` and output ``net_out``."""
+    import torch
+
+    for name in ("torch.onnx", "torch._dynamo", "torch.export", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            _network_module(model), (torch.zeros(1, obs_dim),), None, dynamo=True, opset_version=OPSET,
+            input_names=["obs"], output_names=["net_out"], dynamic_shapes=({0: torch.export.Dim("batch")},),
+            external_data=False, verbose=False,
+        )
+    return program.model_proto
+
+
+# --- the graph around it --------------------------------------------------------------------
+class _Graph:
+    """A tiny builder: named constants and fresh node names, all under ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self._n = 0
+
+    def const(self, value: Any, dtype: Any = np.float64, name: str | None = None) -> str:
+        from onnx import numpy_helper
+
+        self._n += 1
+        name = self.prefix + (name or f"c{self._n}")
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs: Any) -> str:
+        from onnx import helper
+
+        self._n += 1
+        out = out or f"{self.prefix}{op_type.lower()}{self._n}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+
+def _dot(g: _Graph, x: str, vector: np.ndarray) -> str:
+    """``x @ vector`` over the last axis, as Mul + ReduceSum (much faster than a batched
+    MatMul with a vector in onnxruntime)."""
+    return g.op("ReduceSum", g.op("Mul", x, g.const(vector)), g.const([-1], np.int64), keepdims=0)
+
+
+def _features(g: _Graph, p: str, points: str, cfg: Any, table: Any) -> str:
+    """Normalised features ``[B, M, F]`` at params ``p [B, M, N]`` in [0, 1] (float64), as ``Imitation.features``."""
+    s = table.subdiv
+    radix = table.radix.astype(np.float64)
+    x = g.op("Mul", p, g.const(float(s - 1)))
+    if not cfg.interpolate:
+        rows = _dot(g, g.op("Round", x), radix)  # exact small integers
+        return g.op("Gather", points, g.op("Cast", rows, to=_I), axis=0)
+    n = table.n_params
+    bits = ((np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(np.float64)  # [C, N]
+    base = g.op("Min", g.op("Floor", x), g.const(float(s - 2)))
+    frac = g.op("Unsqueeze", g.op("Sub", x, base), g.const([-2], np.int64))  # [B, M, 1, N]
+    rows = g.op("Add", g.op("Unsqueeze", _dot(g, base, radix), g.const([-1], np.int64)), g.const(bits @ radix))
+    # corner weight = prod over params of (frac if the corner's bit is 1 else 1 - frac) = prod |1 - bit - frac|
+    weights = g.op("ReduceProd", g.op("Abs", g.op("Sub", g.const(1.0 - bits), frac)),
+                   g.const([-1], np.int64), keepdims=1)  # [B, M, C, 1]
+    weighted = g.op("Mul", weights, g.op("Gather", points, g.op("Cast", rows, to=_I), axis=0))  # [B, M, C, F]
+    return g.op("ReduceSum", weighted, g.const([2], np.int64), keepdims=0)  # [B, M, F]
+
+
+def _observation(g: _Graph, core: Any) -> tuple[str, str]:
+    """Nodes from ``target``/``params`` to the float32 observation; returns (obs, params64).
+
+    The agent's own point is looked up together with its one-step neighbours (a zero move
+    first), so one lookup serves both parts of the observation.
+    """
+    cfg, norm = core.cfg, core.norm
+    c = float(cfg.obs_clip)
+    target = g.op("Div", g.op("Sub", g.op("Cast", "target", to=_D), g.const(norm.mean)), g.const(norm.std))
+    p = g.op("Cast", "params", to=_D)
+    moves = np.concatenate([np.zeros((1, cfg.n_params)), core.moves]) * cfg.step  # [1 + K, N]
+    mid = g.const([1], np.int64)
+    nxt = g.op("Clip", g.op("Add", g.op("Unsqueeze", p, mid), g.const(moves)), g.const(0.0), g.const(1.0))
+    feats = _features(g, nxt, g.const(core.points, name="lookup_points"), cfg, core.table)  # [B, 1 + K, F]
+    parts = [g.op("Gather", feats, g.const(0, np.int64), axis=1), target, p]
+    if len(core.moves):
+        diff = g.op("Sub", feats, g.op("Unsqueeze", target, mid))
+        dist = g.op("Sqrt", _dot(g, g.op("Mul", diff, diff), core.weights))  # [B, 1 + K]
+        parts.append(g.op("Slice", dist, mid, g.const([len(moves)], np.int64), mid))
+    if c >= 1.0:  # params lie in [0, 1] and distances are >= 0: one clip serves every part
+        obs = g.op("Clip", g.op("Concat", *parts, axis=1), g.const(-c), g.const(c))
+    else:
+        lo, hi = g.const(-c), g.const(c)
+        parts = [g.op("Clip", parts[0], lo, hi), g.op("Clip", parts[1], lo, hi), p,
+                 *(g.op("Min", x, hi) for x in parts[3:])]
+        obs = g.op("Concat", *parts, axis=1)
+    return g.op("Cast", obs, to=_F), p
+
+
+def _decode(g: _Graph, net_out: str, p: str, cfg: Any) -> str:
+    """Nodes from the network output to ``params_next``, as ``rlimpro.env.actions.decode``."""
+    from rlimpro.env.actions import deltas
+
+    n, space, step = cfg.n_params, cfg.action_space, float(cfg.step)
+    if space == "discrete":  # row a of the table = unit moves of action a, times step
+        action = g.op("ArgMax", net_out, axis=1, keepdims=0)
+        delta = g.op("Gather", g.const(deltas(n).astype(np.float64) * step), action, axis=0)
+    elif space == "multidiscrete":
+        digits = g.op("ArgMax", g.op("Reshape", net_out, g.const([-1, n, 3], np.int64)), axis=2, keepdims=0)
+        delta = g.op("Gather", g.const(np.array([-1.0, 0.0, 1.0]) * step), digits, axis=0)
+    else:
+        moves = g.op("Clip", g.op("Cast", net_out, to=_D), g.const(-1.0), g.const(1.0))
+        delta = g.op("Mul", moves, g.const(step))
+    nxt = g.op("Clip", g.op("Add", p, delta), g.const(0.0), g.const(1.0))
+    return g.op("Cast", nxt, out="params_next", to=_F)
+
+
+def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
+    """The whole policy as an onnx ModelProto.
+
+    :param core: an :class:`rlimpro.env.core.Imitation` built from the run (the observation's definition).
+    :param model: the SB3 model.
+    :param metadata: metadata_props (see :func:`policy_metadata`).
+    :return: a checked ModelProto.
+    """
+    import onnx
+    from onnx import compose, helper
+
+    net = compose.add_prefix(_export_network(model, core.obs_dim), "net/")
+    pre, post = _Graph("obs/"), _Graph("act/")
+    obs, p = _observation(pre, core)
+    net_nodes = list(net.graph.node)
+    for node in net_nodes:  # the network reads our observation
+        node.input[:] = [obs if x == "net/obs" else x for x in node.input]
+    _decode(post, "net/net_out", p, core.cfg)
+    f, n = len(core.cfg.features), core.cfg.n_params
+    graph = helper.make_graph(
+        pre.nodes + net_nodes + post.nodes, "rlimpro_policy",
+        [helper.make_tensor_value_info("target", _F, ["batch", f]), helper.make_tensor_value_info("params", _F, ["batch", n])],
+        [helper.make_tensor_value_info("params_next", _F, ["batch", n])],
+        pre.inits + list(net.graph.initializer) + post.inits,
+    )
+    opsets = {o.domain: o.version for o in net.opset_import}
+    opsets[""] = max(opsets.get("", OPSET), OPSET)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
+                              producer_name="rlimpro", producer_version=__version__)
+    proto.ir_version = min(net.ir_version or 10, 10)
+    proto.functions.extend(net.functions)
+    helper.set_model_props(proto, metadata)
+    proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+# --- metadata, parity, the stage ----------------------------------------------------------------
+def policy_metadata(run: Any, param_names: list[str], analysis: dict[str, Any]) -> dict[str, str]:
+    """metadata_props of DESIGN.md §6 for a run.
+
+    :param run: a :class:`rlimpro.train.Run`.
+    :param param_names: the synth's parameter names (from ``synth.yaml``), N of them.
+    :param analysis: ``{"sr", "window", "hop"}`` the features were computed with.
+    """
+    cfg = run.env
+    return {
+        "rlimpro_version": __version__, "synth": cfg.synth, "n_params": str(cfg.n_params),
+        "param_names": ",".join(param_names), "features": ",".join(cfg.features),
+        "analysis": json.dumps({k: int(analysis[k]) for k in ("sr", "window", "hop")}, sort_keys=True),
+        "algo": run.algo, "action_space": cfg.action_space, "step": repr(float(cfg.step)), "corpus": cfg.corpus,
+        "initial_params": ",".join(repr(float(v)) for v in cfg.initial_params),
+        "interpolate": str(bool(cfg.interpolate)).lower(), "neighbours": cfg.neighbours,
+    }
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How an exported file compares with the SB3 policy + the env's decoder.
+
+    :param n: observations compared.
+    :param mismatches: rows whose output differs (discrete: any difference; continuous: > tol).
+    :param ties: of those, rows explained by a near tie of the two best actions (gap < 1e-6).
+    :param max_abs_diff: largest absolute difference over all rows.
+    """
+
+    n: int
+    mismatches: int
+    ties: int
+    max_abs_diff: float
+
+    @property
+    def ok(self) -> bool:
+        """True when every mismatch is an exact tie."""
+        return self.mismatches == self.ties
+
+
+def _samples(core: Any, n: int, corpus: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Raw float32 (target [n, F], params [n, N]): half on the grid, half anywhere; targets from
+    lookup points with noise, uniform over their range, and corpus frames."""
+    rng = np.random.default_rng(seed)
+    cfg, table = core.cfg, core.table
+    raw_points = table.columns(cfg.features)
+    on_grid = table.grid_params(rng.integers(table.n_rows, size=n))
+    anywhere = rng.uniform(0.0, 1.0, size=(n, cfg.n_params))
+    params = np.where(rng.random((n, 1)) < 0.5, on_grid, anywhere)
+    lo, hi = raw_points.min(axis=0), raw_points.max(axis=0)
+    span = np.maximum(hi - lo, 1e-3)
+    noisy = raw_points[rng.integers(table.n_rows, size=n)] + rng.normal(0, 0.05, (n, len(span))) * span
+    uniform = rng.uniform(lo - 0.2 * span, hi + 0.2 * span, size=(n, len(span)))
+    choice = rng.integers(3 if corpus is not None and len(corpus) else 2, size=(n, 1))
+    target = np.where(choice == 0, noisy, uniform)
+    if corpus is not None and len(corpus):
+        target = np.where(choice == 2, corpus[rng.integers(len(corpus), size=n)], target)
+    return target.astype(np.float32), params.astype(np.float32)
+
+
+def _net_outputs(model: Any, obs: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return _network_module(model)(torch.as_tensor(obs)).numpy()
+
+
+def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, corpus: np.ndarray | None = None,
+                 seed: int = 0, tol: float = 1e-5) -> Parity:
+    """Compare ``path`` with ``model.predict(obs, deterministic=True)`` + the env's decoder.
+
+    :param path: the exported ``policy.onnx``.
+    :param core: the run's :class:`rlimpro.env.core.Imitation` (builds the observations).
+    :param model: the SB3 model.
+    :param n: how many (target, params) pairs.
+    :param corpus: raw ``[T, F]`` corpus frames of the selected features to draw targets from.
+    :param tol: allowed difference for continuous actions.
+    """
+    import onnxruntime as ort
+
+    from rlimpro.env.actions import decode
+
+    target, params = _samples(core, n, corpus, seed)
+    p64 = params.astype(np.float64)
+    obs = core.observe(p64, core.norm.apply(target.astype(np.float64)))
+    actions, _ = model.predict(obs, deterministic=True)
+    expected = decode(actions, p64, space=core.cfg.action_space, step=core.cfg.step).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["params_next"], {"target": target, "params": params})[0]
+    diff = np.abs(got - expected).max(axis=1)
+    continuous = core.cfg.action_space == "continuous"
+    bad = np.flatnonzero(diff > (tol if continuous else 0.0))
+    ties = 0
+    if len(bad) and not continuous:
+        out = _net_outputs(model, obs[bad])
+        if core.cfg.action_space == "multidiscrete":
+            out = out.reshape(len(bad), core.cfg.n_params, 3)
+        top2 = np.sort(out, axis=-1)[..., -2:]
+        gap = (top2[..., 1] - top2[..., 0]).reshape(len(bad), -1).min(axis=1)
+        ties = int((gap < 1e-6).sum())
+    return Parity(n=n, mismatches=len(bad), ties=ties, max_abs_diff=float(diff.max()))
+
+
+def export_run(run_dir: str | Path, out: str | Path, root: str | Path = ".", *, check: int = 10_000) -> tuple[Path, Parity]:
+    """Export a run folder to ``out`` and verify it.
+
+    :param run_dir: a run folder (``model.zip``, ``config.json``, ``norm.json``).
+    :param out: the ``.onnx`` file to write (atomically, only if the check passes).
+    :param root: project folder (the run's lookup table path is relative to it).
+    :param check: observations for the parity check (0 skips it).
+    :return: the file written and the parity result.
+    :raises RlimproError: on a bad run folder, a changed lookup table or failed parity.
+    """
+    import onnx
+
+    from rlimpro.env.core import Imitation
+    from rlimpro.env.table import load_table
+    from rlimpro.synth import load_synth
+    from rlimpro.train import load_run
+
+    root, out = Path(root), Path(out)
+    run = load_run(run_dir)
+    if not run.model_path.is_file():
+        raise RlimproError(f"{run.path}: no model.zip; the run did not finish, train it again")
+    table = load_table(root / run.table_path)
+    if table.sha256 != run.table_sha256:
+        raise RlimproError(f"{Path(run.table_path).name}: changed since {run.path.name} was trained; "
+                           f"train again (dvc repro) before exporting")
+    core = Imitation(run.env, table, run.norm)
+    model = run.load_model()
+    synth_folder = root / "00_synths" / run.env.synth
+    names = ([p.name for p in load_synth(synth_folder).params] if (synth_folder / "synth.yaml").is_file()
+             else [f"p{i}" for i in range(run.env.n_params)])
+    analysis = run.config.get("analysis") or {"sr": 44100, "window": 1024, "hop": 512}
+    proto = build_graph(core, model, policy_metadata(run, names, analysis))
+    with atomic_path(out) as tmp:
+        onnx.save(proto, str(tmp))
+        parity = Parity(0, 0, 0, 0.0)
+        if check:
+            parity = check_parity(tmp, core, model, n=check, corpus=_corpus_frames(root, run))
+            if not parity.ok:
+                raise RlimproError(
+                    f"{out.name}: the exported graph disagrees with the SB3 policy on {parity.mismatches - parity.ties} "
+                    f"of {parity.n} observations (max diff {parity.max_abs_diff:.3g}); please report this")
+    return out, parity
+
+
+def _corpus_frames(root: Path, run: Any) -> np.ndarray | None:
+    """Raw corpus frames of the run's selected features, or None when the corpus is not analysed."""
+    from rlimpro.descriptors.names import NAMES
+    from rlimpro.env.targets import load_tracks
+
+    try:
+        tracks = load_tracks(root, run.env.corpus)
+    except RlimproError:
+        return None
+    idx = [NAMES.index(f) for f in run.env.features]
+    return np.concatenate([t[:, idx] for t in tracks.values()])
+
+
+def export(synth: str, params: dict[str, Any], root: str | Path) -> list[Path]:
+    """DAG stage ``export@synth``: ``runs/main`` -> ``00_synths/<synth>/policy.onnx``.
+
+    :param synth: synth name.
+    :param params: parsed params.yaml (section ``export``: ``check`` observations).
+    :param root: project folder.
+    :return: the file written.
+    """
+    root = Path(root)
+    check = int((params.get("export") or {}).get("check", 10_000))
+    out, _ = export_run(root / "00_synths" / synth / "runs" / "main", policy_path(root, synth), root, check=check)
+    return [out]

@@ -1,0 +1,156 @@
+"""OSC 1.0 for the live server: a hand-written float-only codec for the hot path, python-osc for the rest.
+
+A ``/rlimpro/target`` message with F float32 arguments has a fixed layout: the padded address,
+the padded type tags ``,ff…f`` and 4·F big-endian bytes. :class:`FloatReader` recognises it by
+length and prefix in a preallocated receive buffer and exposes the arguments as a numpy view
+over that buffer; :class:`FloatWriter` keeps a preallocated ``/rlimpro/params`` packet whose
+arguments are a writable numpy view. Neither allocates per message. Anything else (reset,
+ping, bundles, other type tags) goes through :func:`parse_packet`, built on python-osc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+from pythonosc.parsing import osc_types
+
+__all__ = [
+    "TARGET", "PARAMS", "RESET", "PING", "PONG", "MAX_PACKET",
+    "FloatReader", "FloatWriter", "Message", "OscError",
+    "osc_string", "float_prefix", "encode_floats", "decode_floats", "encode_message", "parse_packet",
+]
+
+TARGET = "/rlimpro/target"
+PARAMS = "/rlimpro/params"
+RESET = "/rlimpro/reset"
+PING = "/rlimpro/ping"
+PONG = "/rlimpro/pong"
+
+#: the largest packet the server reads; longer datagrams are dropped as oversize
+MAX_PACKET = 8192
+
+
+class OscError(ValueError):
+    """A datagram that is not valid OSC."""
+
+
+def osc_string(text: str) -> bytes:
+    """An OSC string: ASCII bytes, a NUL, padded with NULs to a multiple of 4."""
+    raw = text.encode("ascii")
+    return raw + b"\0" * (4 - len(raw) % 4)
+
+
+def float_prefix(address: str, count: int) -> bytes:
+    """Address and type tags of a message with ``count`` float32 arguments."""
+    return osc_string(address) + osc_string("," + "f" * count)
+
+
+def encode_floats(address: str, values: Iterable[float]) -> bytes:
+    """Encode a message whose arguments are all float32.
+
+    :param address: OSC address, e.g. ``/rlimpro/target``.
+    :param values: the arguments.
+    :return: the datagram.
+    """
+    array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=">f4").reshape(-1)
+    return float_prefix(address, array.shape[0]) + array.tobytes()
+
+
+def decode_floats(data: bytes, address: str, count: int) -> np.ndarray | None:
+    """Decode a message with exactly ``count`` float32 arguments at ``address``.
+
+    :return: the arguments as native float32, or None if ``data`` is any other message.
+    """
+    prefix = float_prefix(address, count)
+    if len(data) != len(prefix) + 4 * count or not data.startswith(prefix):
+        return None
+    return np.frombuffer(data, dtype=">f4", count=count, offset=len(prefix)).astype(np.float32)
+
+
+class FloatReader:
+    """Recognise one fixed float message in a receive buffer without allocating.
+
+    :param buffer: the receive buffer the socket writes into (kept, not copied).
+    :param address: the message's address.
+    :param count: how many float32 arguments it carries.
+    """
+
+    def __init__(self, buffer: bytearray, address: str, count: int) -> None:
+        self.prefix = float_prefix(address, count)
+        self.size = len(self.prefix) + 4 * count
+        if self.size > len(buffer):
+            raise ValueError(f"{address} with {count} floats does not fit a {len(buffer)}-byte buffer")
+        self._buffer = buffer
+        #: the arguments, big-endian, viewed in place in the buffer
+        self.values = np.frombuffer(buffer, dtype=">f4", count=count, offset=len(self.prefix))
+
+    def matches(self, nbytes: int) -> bool:
+        """Whether the ``nbytes`` just received are exactly this message."""
+        return nbytes == self.size and self._buffer.startswith(self.prefix)
+
+
+class FloatWriter:
+    """A preallocated float message: write into :attr:`values`, send :attr:`packet`.
+
+    :param address: the message's address.
+    :param count: how many float32 arguments it carries.
+    """
+
+    def __init__(self, address: str, count: int) -> None:
+        prefix = float_prefix(address, count)
+        self.packet = bytearray(prefix + bytes(4 * count))
+        #: the arguments, big-endian, a writable view into :attr:`packet`
+        self.values = np.frombuffer(self.packet, dtype=">f4", count=count, offset=len(prefix))
+
+
+@dataclass(frozen=True)
+class Message:
+    """One parsed OSC message: address, type tags without the comma, arguments."""
+
+    address: str
+    tags: str
+    args: tuple
+
+
+def _tags(dgram: bytes) -> str:
+    _, index = osc_types.get_string(dgram, 0)
+    if index >= len(dgram):
+        return ""
+    tags, _ = osc_types.get_string(dgram, index)
+    return tags[1:]
+
+
+def parse_packet(data: bytes) -> tuple[bool, list[Message]]:
+    """Parse any OSC packet (message or bundle, nested bundles flattened, time tags ignored).
+
+    :param data: the datagram.
+    :return: (whether it was a bundle, its messages in order).
+    :raises OscError: if it is not valid OSC.
+    """
+    try:
+        is_bundle = OscBundle.dgram_is_bundle(data)
+        if not is_bundle and not OscMessage.dgram_is_message(data):
+            raise OscError("neither an OSC message nor a bundle")
+        messages = [timed.message for timed in OscPacket(data).messages]
+        return is_bundle, [Message(m.address, _tags(m.dgram), tuple(m.params)) for m in messages]
+    except OscError:
+        raise
+    except Exception as exc:  # python-osc raises ParseError, IndexError, struct.error, UnicodeDecodeError…
+        raise OscError(f"not valid OSC ({exc.__class__.__name__})") from None
+
+
+def encode_message(address: str, args: Sequence[object] = ()) -> bytes:
+    """Encode a message with python-osc (strings, ints, floats); for the cold path only."""
+    builder = OscMessageBuilder(address=address)
+    for arg in args:
+        if isinstance(arg, bool) or not isinstance(arg, (int, float, str, bytes)):
+            raise TypeError(f"cannot encode {arg!r} as an OSC argument")
+        kind = "s" if isinstance(arg, str) else "b" if isinstance(arg, bytes) else "i" if isinstance(arg, int) else "f"
+        builder.add_arg(arg, kind)
+    return builder.build().dgram

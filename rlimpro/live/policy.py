@@ -1,0 +1,269 @@
+"""Load and run a self-contained ``policy.onnx`` (DESIGN.md §6) with onnxruntime only.
+
+The model maps raw musician descriptors ``target`` [B, F] and the current synth parameters
+``params`` [B, N] to the next parameters ``params_next`` [B, N]. :class:`Policy` validates the
+file once at start-up (inputs, output and metadata; one-line :class:`RlimproError` naming what
+is wrong) and keeps pre-bound, preallocated buffers so that one decision is a buffer copy and
+one ``run_with_iobinding`` call: the live server and the offline replay both go through
+:meth:`Policy.decide`, so a replay is exactly what live playing would have done.
+
+No torch, no pandas: this module needs the core install only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from rlimpro.descriptors.names import NAMES
+from rlimpro.errors import RlimproError
+
+__all__ = ["Policy", "PolicyInfo", "REQUIRED_METADATA", "TARGET_LIMIT", "OK", "BAD_TARGET", "BAD_OUTPUT"]
+
+#: metadata_props every policy carries (``initial_params`` is optional)
+REQUIRED_METADATA = (
+    "rlimpro_version", "synth", "n_params", "param_names", "features", "analysis",
+    "algo", "action_space", "step", "corpus",
+)
+#: a target value whose magnitude exceeds this (or NaN/inf) is refused: no descriptor of
+#: DESIGN.md §2 comes near it (Hz ≤ 22050, dB and LUFS within ±200)
+TARGET_LIMIT = 1e7
+
+#: :meth:`Policy.decide` results
+OK, BAD_TARGET, BAD_OUTPUT = 0, 1, 2
+
+_FIX = "re-export it with `rlimpro export`"
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What a policy file says about itself (its metadata_props, parsed and checked)."""
+
+    path: Path
+    synth: str
+    n_params: int
+    param_names: tuple[str, ...]
+    features: tuple[str, ...]
+    sr: int
+    window: int
+    hop: int
+    algo: str
+    action_space: str
+    step: float
+    corpus: str
+    initial_params: np.ndarray
+    version: str
+
+    @property
+    def n_features(self) -> int:
+        """F, the number of musician descriptors per target frame."""
+        return len(self.features)
+
+    @property
+    def frame_period(self) -> float:
+        """Seconds between analysis frames (hop / sr): the rate targets arrive at live."""
+        return self.hop / self.sr
+
+
+def _fail(path: Path, what: str) -> RlimproError:
+    return RlimproError(f"{path.name}: {what}; {_FIX}")
+
+
+def _parse_metadata(path: Path, meta: dict[str, str]) -> PolicyInfo:
+    missing = [key for key in REQUIRED_METADATA if key not in meta]
+    if missing:
+        raise _fail(path, f"metadata_props lacks {', '.join(missing)} (not an rlimpro policy?)")
+    try:
+        n_params = int(meta["n_params"])
+    except ValueError:
+        raise _fail(path, f"metadata n_params={meta['n_params']!r} is not an integer") from None
+    if n_params < 1:
+        raise _fail(path, f"metadata n_params={n_params} must be at least 1")
+    param_names = tuple(name.strip() for name in meta["param_names"].split(","))
+    if len(param_names) != n_params:
+        raise _fail(path, f"metadata param_names has {len(param_names)} names, n_params says {n_params}")
+    features = tuple(name.strip() for name in meta["features"].split(","))
+    unknown = [name for name in features if name not in NAMES]
+    if unknown:
+        raise _fail(path, f"metadata features has unknown descriptor(s) {', '.join(unknown)}")
+    if list(features) != sorted(set(features), key=NAMES.index):
+        raise _fail(path, "metadata features are not unique names in table order (DESIGN.md §2)")
+    try:
+        analysis = json.loads(meta["analysis"])
+        sr, window, hop = (int(analysis[key]) for key in ("sr", "window", "hop"))
+    except (ValueError, TypeError, KeyError):
+        raise _fail(path, f"metadata analysis={meta['analysis']!r} is not JSON with sr, window, hop") from None
+    if min(sr, window, hop) < 1:
+        raise _fail(path, f"metadata analysis={meta['analysis']!r} has a non-positive value")
+    try:
+        step = float(meta["step"])
+    except ValueError:
+        raise _fail(path, f"metadata step={meta['step']!r} is not a number") from None
+    initial = np.full(n_params, 0.5, dtype=np.float32)
+    if meta.get("initial_params", "").strip():
+        try:
+            values = [float(v) for v in meta["initial_params"].split(",")]
+        except ValueError:
+            raise _fail(path, f"metadata initial_params={meta['initial_params']!r} is not comma-joined numbers") from None
+        if len(values) != n_params or not all(0.0 <= v <= 1.0 for v in values):
+            raise _fail(path, f"metadata initial_params needs {n_params} values in [0, 1], got {meta['initial_params']!r}")
+        initial = np.asarray(values, dtype=np.float32)
+    return PolicyInfo(
+        path=path, synth=meta["synth"], n_params=n_params, param_names=param_names, features=features,
+        sr=sr, window=window, hop=hop, algo=meta["algo"], action_space=meta["action_space"], step=step,
+        corpus=meta["corpus"], initial_params=initial, version=meta["rlimpro_version"],
+    )
+
+
+def _check_io(path: Path, session: ort.InferenceSession, info: PolicyInfo) -> None:
+    inputs = {arg.name: arg for arg in session.get_inputs()}
+    outputs = {arg.name: arg for arg in session.get_outputs()}
+    if set(inputs) != {"target", "params"}:
+        raise _fail(path, f"inputs are {sorted(inputs)}, expected ['params', 'target']")
+    if set(outputs) != {"params_next"}:
+        raise _fail(path, f"outputs are {sorted(outputs)}, expected ['params_next']")
+    expected = {"target": info.n_features, "params": info.n_params, "params_next": info.n_params}
+    for name, arg in (*inputs.items(), *outputs.items()):
+        if arg.type != "tensor(float)":
+            raise _fail(path, f"{name!r} is {arg.type}, expected tensor(float)")
+        shape = arg.shape
+        if len(shape) != 2:
+            raise _fail(path, f"{name!r} has shape {shape}, expected [batch, {expected[name]}]")
+        if shape[1] != expected[name]:
+            raise _fail(path, f"{name!r} has {shape[1]} columns, metadata says {expected[name]}")
+        if isinstance(shape[0], int) and shape[0] != 1 and name == "target":
+            raise _fail(path, f"{name!r} has a fixed batch of {shape[0]}, expected a dynamic batch or 1")
+
+
+def session_options() -> ort.SessionOptions:
+    """onnxruntime options for live use: one thread each, no spinning (FACTS.md, live latency).
+
+    :return: options for :class:`onnxruntime.InferenceSession`.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+def _bound_runner(session: ort.InferenceSession, binding: ort.IOBinding) -> Callable[[], None]:
+    """A no-argument call running ``binding`` once.
+
+    The public ``InferenceSession.run_with_iobinding`` adds ~45 µs of Python checks per call
+    (WebGPU graph-capture bookkeeping, onnxruntime 1.32); the binding's C object has the same
+    method without them. Fall back to the public method if those internals ever move.
+    """
+    options = ort.RunOptions()  # created once: a fresh RunOptions per call costs ~70 µs
+    c_session, c_binding = getattr(session, "_sess", None), getattr(binding, "_iobinding", None)
+    if c_binding is not None and hasattr(c_session, "run_with_iobinding"):
+        return partial(c_session.run_with_iobinding, c_binding, options)
+    return partial(session.run_with_iobinding, binding, options)
+
+
+class Policy:
+    """A loaded policy with its parameter state and pre-bound input/output buffers.
+
+    :param path: a ``policy.onnx`` following DESIGN.md §6.
+    :raises RlimproError: one line naming what is wrong with the file.
+
+    The buffers :attr:`target`, :attr:`params` and :attr:`output` (1-D float32 views) are bound
+    to the session once; write a frame into :attr:`target` and call :meth:`decide`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise RlimproError(f"{path}: no such policy file; export one with `rlimpro export RUN -o {path.name}`")
+        try:
+            session = ort.InferenceSession(str(path), sess_options=session_options(), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RlimproError(f"{path.name}: not a loadable ONNX model ({first[:160]})") from None
+        self.info = _parse_metadata(path, dict(session.get_modelmeta().custom_metadata_map))
+        _check_io(path, session, self.info)
+        self._session = session
+        n, f = self.info.n_params, self.info.n_features
+        self._target2d = np.zeros((1, f), dtype=np.float32)
+        self._params2d = self.info.initial_params.reshape(1, n).copy()
+        self._output2d = np.zeros((1, n), dtype=np.float32)
+        self.target = self._target2d[0]
+        self.params = self._params2d[0]
+        self.output = self._output2d[0]
+        self._binding = session.io_binding()
+        self._binding.bind_ortvalue_input("target", ort.OrtValue.ortvalue_from_numpy(self._target2d))
+        self._binding.bind_ortvalue_input("params", ort.OrtValue.ortvalue_from_numpy(self._params2d))
+        self._binding.bind_ortvalue_output("params_next", ort.OrtValue.ortvalue_from_numpy(self._output2d))
+        self._run = _bound_runner(session, self._binding)
+        # warm up so that the first live decision is not slower than the rest
+        self.decide()
+        self.reset()
+
+    def reset(self, values: np.ndarray | None = None) -> bool:
+        """Set the parameter state: ``None`` restores ``initial_params``; else N values, clipped to [0, 1].
+
+        :param values: N new parameter values, or None.
+        :return: False (state unchanged) if ``values`` has the wrong length or a non-finite value.
+        """
+        if values is None:
+            self.params[:] = self.info.initial_params
+            return True
+        values = np.asarray(values, dtype=np.float32).reshape(-1)
+        if values.shape[0] != self.info.n_params or not np.isfinite(values).all():
+            return False
+        np.clip(values, 0.0, 1.0, out=self.params)
+        return True
+
+    def decide(self) -> int:
+        """One decision from the frame in :attr:`target` and the state in :attr:`params`.
+
+        Refuses a target with a NaN, inf or a magnitude above :data:`TARGET_LIMIT`; refuses a
+        non-finite model output (the state stays as it was). On success the new parameters
+        are in :attr:`output` and :attr:`params`.
+
+        :return: :data:`OK`, :data:`BAD_TARGET` or :data:`BAD_OUTPUT`.
+        """
+        target, output = self.target, self.output
+        if not (target.max() <= TARGET_LIMIT and target.min() >= -TARGET_LIMIT):  # NaN compares False
+            return BAD_TARGET
+        self._run()
+        if not (output.max() < math.inf and output.min() > -math.inf):  # NaN compares False
+            return BAD_OUTPUT
+        self.params[:] = self.output
+        return OK
+
+    def step(self, target: np.ndarray) -> np.ndarray:
+        """Copy one frame of F raw descriptors in and decide (a convenience for tests and checks).
+
+        :param target: F float values in the order of ``info.features``.
+        :return: a copy of the parameters after the decision (unchanged if it was refused).
+        :raises RlimproError: if ``target`` does not have F values.
+        """
+        target = np.asarray(target, dtype=np.float32).reshape(-1)
+        if target.shape[0] != self.info.n_features:
+            raise RlimproError(f"{self.info.path.name}: a target frame needs {self.info.n_features} values, got {target.shape[0]}")
+        self.target[:] = target
+        self.decide()
+        return self.params.copy()
+
+    def run_batch(self, target: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """Evaluate the graph on a batch, statelessly (for checks, not for live use).
+
+        :param target: [B, F] raw descriptors.
+        :param params: [B, N] current parameters.
+        :return: [B, N] next parameters.
+        """
+        feeds = {"target": np.ascontiguousarray(target, dtype=np.float32),
+                 "params": np.ascontiguousarray(params, dtype=np.float32)}
+        return self._session.run(["params_next"], feeds)[0]

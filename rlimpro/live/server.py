@@ -1,0 +1,270 @@
+"""The live OSC server (DESIGN.md §7): ``/rlimpro/target`` in, ``/rlimpro/params`` out.
+
+One raw UDP socket with a blocking ``recv_into`` into a preallocated buffer. A target message
+of exactly F floats is recognised by length and prefix (:class:`~rlimpro.live.osc.FloatReader`),
+converted in place into the policy's pre-bound input, decided by onnxruntime and answered from
+a preallocated packet: no allocation, no logging, no dispatch table on that path. Everything
+else — reset, ping, bundles (unpacked), wrong counts or type tags, NaN/inf/huge values,
+garbage, oversize packets, unknown addresses — takes the slow path through python-osc and is
+handled or dropped and counted; it never stops the server and never sends a non-finite value.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from rlimpro.errors import RlimproError
+from rlimpro.live import osc
+from rlimpro.live.policy import BAD_TARGET, OK, Policy
+
+__all__ = ["COUNTERS", "DROPPED", "Server", "serve"]
+
+#: every counter the server keeps, in the order of :meth:`Server.stats`
+COUNTERS = (
+    "received", "targets", "sent", "resets", "pings", "bundles",
+    "malformed", "oversize", "wrong_count", "wrong_type", "bad_value", "unknown_address",
+    "bad_output", "socket_errors",
+)
+#: the counters of dropped packets or messages
+DROPPED = ("malformed", "oversize", "wrong_count", "wrong_type", "bad_value", "unknown_address")
+(RECEIVED, TARGETS, SENT, RESETS, PINGS, BUNDLES, MALFORMED, OVERSIZE, WRONG_COUNT, WRONG_TYPE,
+ BAD_VALUE, UNKNOWN_ADDRESS, BAD_OUTPUT, SOCKET_ERRORS) = range(len(COUNTERS))
+
+_RING = 1 << 16  # decision times kept for statistics
+
+
+def _resolve(host: str, port: int) -> tuple[str, int]:
+    try:
+        info = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        raise RlimproError(f"cannot resolve host {host!r} ({exc}); pass an IPv4 address such as 127.0.0.1") from None
+    return info[0][4][0], info[0][4][1]
+
+
+class Server:
+    """A bound live server; call :meth:`serve_forever` (blocking) and :meth:`stop` from elsewhere.
+
+    :param policy: the loaded policy (its parameter state is the server's state).
+    :param host: address to listen on (127.0.0.1 keeps it private to this machine).
+    :param port: UDP port for incoming messages (0 picks a free one, see :attr:`address`).
+    :param reply_host: where ``/rlimpro/params`` and ``/rlimpro/pong`` go.
+    :param reply_port: the UDP port there.
+    :raises RlimproError: if the port cannot be bound or a host cannot be resolved.
+    """
+
+    def __init__(self, policy: Policy, host: str = "127.0.0.1", port: int = 6666,
+                 reply_host: str = "127.0.0.1", reply_port: int = 6667) -> None:
+        if not 0 <= port <= 65535 or not 1 <= reply_port <= 65535:
+            raise RlimproError(f"ports must be within 1-65535 (got --port {port}, --reply-port {reply_port})")
+        self.policy = policy
+        self.reply = _resolve(reply_host, reply_port)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind(_resolve(host, port))
+        except OSError as exc:
+            self._sock.close()
+            raise RlimproError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+        self._buffer = bytearray(osc.MAX_PACKET + 1)
+        self._view = memoryview(self._buffer)
+        info = policy.info
+        self._reader = osc.FloatReader(self._buffer, osc.TARGET, info.n_features)
+        self._writer = osc.FloatWriter(osc.PARAMS, info.n_params)
+        self._pong = osc.encode_message(osc.PONG, [info.synth, info.n_params, info.n_features])
+        self._counts = [0] * len(COUNTERS)
+        self._times = array("q", bytes(8 * _RING))
+        self._n_timed = 0
+        self._stopping = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) actually listened on."""
+        return self._sock.getsockname()
+
+    def stats(self) -> dict[str, int]:
+        """A snapshot of the counters, plus ``dropped``, their sum over :data:`DROPPED`."""
+        counts = dict(zip(COUNTERS, list(self._counts)))
+        counts["dropped"] = sum(counts[name] for name in DROPPED)
+        return counts
+
+    @property
+    def n_decisions(self) -> int:
+        """How many packets have been timed so far (all of them, fast or slow path)."""
+        return self._n_timed
+
+    def recent_times_us(self, count: int) -> np.ndarray:
+        """Handling times of the last ``count`` packets (at most 65536), in microseconds."""
+        end = self._n_timed
+        count = min(count, end, _RING)
+        idx = np.arange(end - count, end) & (_RING - 1)
+        return np.frombuffer(self._times, dtype=np.int64)[idx] / 1000.0
+
+    def serve_forever(self) -> None:
+        """Receive and answer until :meth:`stop` is called (or KeyboardInterrupt)."""
+        recv_into, sendto = self._sock.recv_into, self._sock.sendto
+        buffer = self._buffer
+        startswith, prefix, size = buffer.startswith, self._reader.prefix, self._reader.size
+        incoming = self._reader.values
+        target, output, decide = self.policy.target, self.policy.output, self.policy.decide
+        outgoing, packet, reply = self._writer.values, self._writer.packet, self.reply
+        copyto, clock = np.copyto, time.perf_counter_ns
+        counts, times, mask = self._counts, self._times, _RING - 1
+        slow = self._slow
+        while not self._stopping:
+            try:
+                n = recv_into(buffer)
+                t0 = clock()
+                counts[RECEIVED] += 1
+                if n == size and startswith(prefix):
+                    counts[TARGETS] += 1
+                    copyto(target, incoming)
+                    status = decide()
+                    if status == OK:
+                        copyto(outgoing, output)
+                        sendto(packet, reply)
+                        counts[SENT] += 1
+                    else:
+                        counts[BAD_VALUE if status == BAD_TARGET else BAD_OUTPUT] += 1
+                else:
+                    slow(n)
+                i = self._n_timed
+                times[i & mask] = clock() - t0
+                self._n_timed = i + 1
+            except OSError:
+                counts[SOCKET_ERRORS] += 1
+
+    def stop(self) -> None:
+        """Make :meth:`serve_forever` return (wakes the blocking recv with an empty datagram)."""
+        self._stopping = True
+        host, port = self.address
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"", ("127.0.0.1" if host == "0.0.0.0" else host, port))
+
+    def close(self) -> None:
+        """Release the socket."""
+        self._sock.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the slow path -------------------------------------------------------------------
+    def _slow(self, n: int) -> None:
+        counts = self._counts
+        if n == 0 and self._stopping:  # the wake-up datagram of stop()
+            counts[RECEIVED] -= 1
+            return
+        if n > osc.MAX_PACKET:
+            counts[OVERSIZE] += 1
+            return
+        try:
+            is_bundle, messages = osc.parse_packet(bytes(self._view[:n]))
+        except osc.OscError:
+            counts[MALFORMED] += 1
+            return
+        if is_bundle:
+            counts[BUNDLES] += 1
+        for message in messages:
+            try:
+                self._handle(message)
+            except Exception:  # never let one odd message stop the server
+                counts[MALFORMED] += 1
+
+    def _floats(self, message: osc.Message, count: int) -> np.ndarray | None:
+        if any(tag != "f" for tag in message.tags):
+            self._counts[WRONG_TYPE] += 1
+        elif len(message.args) != count:
+            self._counts[WRONG_COUNT] += 1
+        else:
+            return np.asarray(message.args, dtype=np.float32)
+        return None
+
+    def _handle(self, message: osc.Message) -> None:
+        counts, policy = self._counts, self.policy
+        if message.address == osc.TARGET:
+            values = self._floats(message, policy.info.n_features)
+            if values is None:
+                return
+            counts[TARGETS] += 1
+            policy.target[:] = values
+            status = policy.decide()
+            if status == OK:
+                self._writer.values[:] = policy.output
+                self._sock.sendto(self._writer.packet, self.reply)
+                counts[SENT] += 1
+            else:
+                counts[BAD_VALUE if status == BAD_TARGET else BAD_OUTPUT] += 1
+        elif message.address == osc.RESET:
+            if not message.tags:
+                policy.reset()
+                counts[RESETS] += 1
+                return
+            values = self._floats(message, policy.info.n_params)
+            if values is None:
+                return
+            if policy.reset(values):
+                counts[RESETS] += 1
+            else:
+                counts[BAD_VALUE] += 1
+        elif message.address == osc.PING:
+            self._sock.sendto(self._pong, self.reply)
+            counts[PINGS] += 1
+        else:
+            counts[UNKNOWN_ADDRESS] += 1
+
+
+def _report(server: Server, write: Callable[[str], None], done: threading.Event, interval: float = 1.0) -> None:
+    last = server.stats()
+    last_n, last_t = server.n_decisions, time.monotonic()
+    while not done.wait(interval):
+        now, stats, n = time.monotonic(), server.stats(), server.n_decisions
+        rate = (stats["received"] - last["received"]) / (now - last_t)
+        times = server.recent_times_us(n - last_n)
+        timing = (f"decision median {np.median(times):6.1f} µs  p99 {np.percentile(times, 99):6.1f} µs"
+                  if times.size else "decision median      - µs  p99      - µs")
+        write(f"{rate:7.1f} msg/s  {timing}  sent {stats['sent']}  dropped {stats['dropped']}"
+              f"  bad output {stats['bad_output']}")
+        last, last_n, last_t = stats, n, now
+
+
+def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 6666, reply_host: str = "127.0.0.1",
+          reply_port: int = 6667, stats: bool = False, write: Callable[[str], None] = print,
+          on_ready: Callable[[Server], None] | None = None) -> dict[str, int]:
+    """Load ``model`` and serve it until interrupted.
+
+    :param model: a ``policy.onnx``.
+    :param host: listen address; ``port``: listen port.
+    :param reply_host: where replies go; ``reply_port``: their port.
+    :param stats: print one status line per second (messages/s, median/p99 decision time).
+    :param write: where the start-up and status lines go.
+    :param on_ready: called with the bound server before serving (e.g. to start a client).
+    :return: the final counters.
+    """
+    policy = Policy(model)
+    info = policy.info
+    with Server(policy, host, port, reply_host, reply_port) as server:
+        listen = server.address
+        write(f"serving {info.path.name} (synth {info.synth}) on {listen[0]}:{listen[1]}, replies to "
+              f"{server.reply[0]}:{server.reply[1]}; Ctrl-C stops")
+        write(f"/rlimpro/target: {info.n_features} floats ({','.join(info.features)}) -> "
+              f"/rlimpro/params: {info.n_params} floats ({','.join(info.param_names)})")
+        done = threading.Event()
+        if stats:
+            threading.Thread(target=_report, args=(server, write, done), daemon=True).start()
+        if on_ready is not None:
+            on_ready(server)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            done.set()
+        return server.stats()

@@ -1,0 +1,112 @@
+"""Export parity: policy.onnx == SB3 deterministic predict + the env's numpy decoder."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from rlimpro.descriptors.names import NAMES
+from rlimpro.env.core import Imitation
+from rlimpro.env.synthetic import write_synthetic_project
+from rlimpro.env.table import load_table
+from rlimpro.env.targets import load_tracks
+from rlimpro.errors import RlimproError
+from rlimpro.export import check_parity, export_run
+from rlimpro.live.policy import Policy
+from rlimpro.params import load_params
+from rlimpro.train import load_run, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+CONFIGS = [
+    pytest.param("dqn", "discrete", False, "all", id="dqn-prior-discrete-nearest-all"),
+    pytest.param("dqn", "discrete", True, "none", id="dqn-discrete-interp-none", marks=pytest.mark.slow),
+    pytest.param("ppo", "multidiscrete", False, "axis", id="ppo-multidiscrete-nearest-axis", marks=pytest.mark.slow),
+    pytest.param("a2c", "discrete", True, "all", id="a2c-discrete-interp-all", marks=pytest.mark.slow),
+    pytest.param("ppo", "continuous", True, "all", id="ppo-continuous-interp-all", marks=pytest.mark.slow),
+    pytest.param("sac", "continuous", True, "none", id="sac-continuous-interp-none", marks=pytest.mark.slow),
+    pytest.param("td3", "continuous", True, "axis", id="td3-continuous-interp-axis", marks=pytest.mark.slow),
+]
+
+
+def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: str) -> Path:
+    """A synthetic project in ``root`` with a briefly trained run; returns the run folder."""
+    write_synthetic_project(root, synth="toy", n_params=3, subdiv=6, n_tracks=3, frames=200)
+    params = copy.deepcopy(load_params(REPO))
+    prior = algo == "dqn" and space == "discrete" and neighbours == "all"  # the DAG's default
+    params["train"].update(algo=algo, action_space=space, total_timesteps=1200, n_envs=4, q_prior=prior)
+    algos = params["train"]["algos"]
+    for name in ("dqn", "sac", "td3"):
+        algos[name]["learning_starts"] = 200
+    algos["ppo"].update(n_steps=64, batch_size=64)
+    params["env"].update(interpolate=interpolate, neighbours=neighbours)
+    train("toy", params, root)
+    return root / "00_synths" / "toy" / "runs" / "main"
+
+
+@pytest.mark.parametrize(("algo", "space", "interpolate", "neighbours"), CONFIGS)
+def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: bool, neighbours: str) -> None:
+    run_dir = _trained(tmp_path, algo, space, interpolate, neighbours)
+    out, parity = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=10_000)
+    assert parity.n == 10_000 and parity.ok, parity
+    assert parity.max_abs_diff <= (1e-5 if space == "continuous" else 0.0) or parity.ties
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == ["target", "params"]
+    assert [o.name for o in model.graph.output] == ["params_next"]
+    assert not any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert (meta["algo"], meta["action_space"], meta["synth"], meta["n_params"]) == (algo, space, "toy", "3")
+    assert meta["features"] == "loudness,centroid,spread,skewness,kurtosis,rolloff,flatness,crest"
+    assert sorted(tmp_path.glob("*.onnx")) == [out]  # one file, no external data beside it
+
+
+def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path) -> None:
+    """The live Policy, stepping a corpus track with its own state, equals SB3 + decode in a loop."""
+    from rlimpro.env.actions import decode
+
+    run_dir = _trained(tmp_path, "dqn", "discrete", False, "all")
+    out, _ = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
+    run = load_run(run_dir)
+    core = Imitation(run.env, load_table(tmp_path / run.table_path), run.norm)
+    model = run.load_model()
+    idx = [NAMES.index(f) for f in run.env.features]
+    frames = next(iter(load_tracks(tmp_path, "demo").values()))[:, idx].astype(np.float32)
+    live = Policy(out)
+    params = np.asarray(run.env.initial_params, np.float64)[None]
+    np.testing.assert_array_equal(live.params, params[0].astype(np.float32))
+    moved = 0
+    for frame in frames:
+        obs = core.observe(params, run.norm.apply(frame.astype(np.float64))[None])
+        action, _ = model.predict(obs, deterministic=True)
+        params = decode(action, params, space="discrete", step=run.env.step).astype(np.float32).astype(np.float64)
+        got = live.step(frame)
+        np.testing.assert_array_equal(got, params[0].astype(np.float32))
+        moved += int(action[0] != (3**3 - 1) // 2)
+    assert moved > 0  # the agent did something along the track
+
+
+def test_parity_check_catches_a_wrong_graph(tmp_path: Path) -> None:
+    """A policy exported from another run (different weights) must fail the check."""
+    run_dir = _trained(tmp_path, "dqn", "discrete", False, "all")
+    out, _ = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
+    run = load_run(run_dir)
+    core = Imitation(run.env, load_table(tmp_path / run.table_path), run.norm)
+    model = run.load_model()
+    for param in model.policy.q_net.parameters():
+        param.data.normal_()
+    assert not check_parity(out, core, model, n=2000).ok
+
+
+def test_changed_table_is_refused(tmp_path: Path) -> None:
+    run_dir = _trained(tmp_path, "dqn", "discrete", False, "all")
+    table = tmp_path / "00_synths" / "toy" / "lookup.parquet"
+    write_synthetic_project(tmp_path, synth="toy", n_params=3, subdiv=6, n_tracks=3, frames=200, seed=5)
+    assert table.is_file()
+    with pytest.raises(RlimproError, match="lookup.parquet: changed since main was trained"):
+        export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
+    assert not (tmp_path / "policy.onnx").exists()

@@ -1,0 +1,112 @@
+"""Test policies built with onnx.helper that follow the DESIGN.md §6 contract.
+
+The "smooth" policy is ``clip(params + 0.05·tanh(((target - mean) / std) @ W + b), 0, 1)``
+with fixed weights, so its answer is known in numpy (:func:`reference_step`). The "nan"
+policy returns ``params · log(sum(target))``: NaN whenever the target sums below zero.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+FEATURES = ["loudness", "centroid", "flatness"]
+N_PARAMS = 2
+MEAN = np.array([-30.0, 2000.0, -20.0], dtype=np.float32)
+STD = np.array([10.0, 1500.0, 8.0], dtype=np.float32)
+W = np.random.default_rng(0).normal(size=(3, N_PARAMS)).astype(np.float32)
+B = np.array([0.1, -0.2], dtype=np.float32)
+INITIAL = np.array([0.25, 0.75], dtype=np.float32)
+
+
+def metadata(**overrides: str | None) -> dict[str, str]:
+    """The policy's metadata_props; a value of None removes that key."""
+    meta = {
+        "rlimpro_version": "0.1.0", "synth": "testsynth", "n_params": str(N_PARAMS),
+        "param_names": "freq,amp", "features": ",".join(FEATURES),
+        "analysis": json.dumps({"sr": 44100, "window": 1024, "hop": 512}),
+        "algo": "dqn", "action_space": "discrete", "step": "0.05", "corpus": "demo",
+        "initial_params": ",".join(str(v) for v in INITIAL),
+    }
+    meta.update(overrides)
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def build_policy(path: Path, *, kind: str = "smooth", n_features: int = len(FEATURES),
+                 input_names: tuple[str, str] = ("target", "params"), output_name: str = "params_next",
+                 **meta: str | None) -> Path:
+    """Write a test policy to ``path`` and return it."""
+    f = n_features
+    target = helper.make_tensor_value_info(input_names[0], TensorProto.FLOAT, ["B", f])
+    params = helper.make_tensor_value_info(input_names[1], TensorProto.FLOAT, ["B", N_PARAMS])
+    out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["B", N_PARAMS])
+    t, p = input_names
+    if kind == "smooth":
+        inits = [numpy_helper.from_array(a, n) for a, n in (
+            (np.resize(MEAN, f), "mean"), (np.resize(STD, f), "std"), (np.resize(W, (f, N_PARAMS)), "W"), (B, "b"),
+            (np.array(0.05, np.float32), "gain"), (np.array(0.0, np.float32), "lo"),
+            (np.array(1.0, np.float32), "hi"))]
+        nodes = [
+            helper.make_node("Sub", [t, "mean"], ["c"]),
+            helper.make_node("Div", ["c", "std"], ["z"]),
+            helper.make_node("MatMul", ["z", "W"], ["h"]),
+            helper.make_node("Add", ["h", "b"], ["hb"]),
+            helper.make_node("Tanh", ["hb"], ["a"]),
+            helper.make_node("Mul", ["a", "gain"], ["d"]),
+            helper.make_node("Add", [p, "d"], ["q"]),
+            helper.make_node("Clip", ["q", "lo", "hi"], [output_name]),
+        ]
+    elif kind == "nan":
+        inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
+        nodes = [
+            helper.make_node("ReduceSum", [t, "axes"], ["s"], keepdims=1),
+            helper.make_node("Log", ["s"], ["l"]),
+            helper.make_node("Mul", [p, "l"], [output_name]),
+        ]
+    else:
+        raise ValueError(kind)
+    graph = helper.make_graph(nodes, "test_policy", [target, params], [out], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, metadata(**meta))
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def reference_step(target: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """What the smooth policy answers, in numpy (float32 throughout)."""
+    z = (np.asarray(target, np.float32) - MEAN) / STD
+    return np.clip(params + np.float32(0.05) * np.tanh(z @ W + B), 0, 1).astype(np.float32)
+
+
+def random_targets(n: int, seed: int = 1) -> np.ndarray:
+    """Plausible raw descriptor frames: loudness, centroid, flatness."""
+    rng = np.random.default_rng(seed)
+    return (MEAN + STD * rng.normal(size=(n, 3))).astype(np.float32)
+
+
+def free_udp_port() -> int:
+    """A UDP port that was free a moment ago (for programs that cannot listen on port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def policy_path(tmp_path: Path) -> Path:
+    """A valid smooth test policy."""
+    return build_policy(tmp_path / "policy.onnx")
+
+
+@pytest.fixture
+def nan_policy_path(tmp_path: Path) -> Path:
+    """A valid policy whose output is NaN when the target sums below zero."""
+    return build_policy(tmp_path / "nan.onnx", kind="nan")

@@ -1,0 +1,80 @@
+"""``rlimpro serve`` as a user runs it: a real process, real UDP, Ctrl-C to stop."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pythonosc.osc_message import OscMessage
+
+from rlimpro.live import osc
+from tests.live.conftest import free_udp_port, random_targets
+
+RLIMPRO = str(Path(sys.executable).parent / "rlimpro")
+
+
+def test_serve_answers_and_stops_on_ctrl_c(policy_path: Path) -> None:
+    port = free_udp_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.bind(("127.0.0.1", 0))
+        client.settimeout(0.3)
+        proc = subprocess.Popen([RLIMPRO, "serve", str(policy_path), "--port", str(port),
+                                 "--reply-port", str(client.getsockname()[1]), "--stats"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None and time.monotonic() < deadline
+                client.sendto(osc.encode_message(osc.PING), ("127.0.0.1", port))
+                try:
+                    pong = OscMessage(client.recv(osc.MAX_PACKET))
+                    break
+                except TimeoutError:
+                    continue
+            assert (pong.address, pong.params) == (osc.PONG, ["testsynth", 2, 3])
+            client.settimeout(5)
+            for frame in random_targets(20):
+                client.sendto(osc.encode_floats(osc.TARGET, frame), ("127.0.0.1", port))
+                assert osc.decode_floats(client.recv(osc.MAX_PACKET), osc.PARAMS, 2) is not None
+            client.sendto(b"garbage", ("127.0.0.1", port))
+            time.sleep(1.2)  # one --stats line
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "msg/s" in out and "decision median" in out
+    assert "stopped: 20 targets, 20 replies, 1 dropped" in out
+
+
+def test_serve_bad_model_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00" * 10)
+    proc = subprocess.run([RLIMPRO, "serve", str(bad)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("error: bad.onnx: not a loadable ONNX model")
+    assert len(proc.stderr.strip().splitlines()) <= 3 and "Traceback" not in proc.stderr
+
+
+def test_serve_has_only_the_documented_port_options() -> None:
+    proc = subprocess.run([RLIMPRO, "serve", "--help"], capture_output=True, text=True, timeout=60,
+                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    options = {word.strip(",") for word in proc.stdout.split() if word.startswith("--")}
+    assert {o for o in options if "port" in o} == {"--port", "--reply-port"}
+    assert {"--host", "--reply-host", "--stats"} <= options
+
+
+def test_serve_path_needs_only_the_core_install(policy_path: Path) -> None:
+    """Loading the CLI, the policy and the server imports none of the training/analysis extras."""
+    code = (
+        "import sys; import rlimpro.cli; from rlimpro.live.server import Server; from rlimpro.live.policy import Policy; "
+        f"Server(Policy({str(policy_path)!r}), port=0).close(); "
+        "print(','.join(m for m in ('torch', 'pandas', 'stable_baselines3', 'gymnasium', 'onnx', 'librosa', "
+        "'matplotlib', 'pyarrow') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
