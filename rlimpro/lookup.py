@@ -8,6 +8,11 @@ the mean and std over the frames after ``settle_s``.
 Resume: each finished chunk is saved to ``00_synths/<name>/.lookup_chunks/<key>/`` (``key``
 hashes everything the numbers depend on). Running again renders only the missing chunks;
 the folder is deleted once ``lookup.parquet`` is written.
+
+The stage is split for schedulers (``pipelines/`` runs the chunks as Dask tasks):
+:func:`plan_lookup` lists the chunks, :func:`render_chunk` does one, and
+:func:`finish_lookup` writes the table; :func:`render_lookup` chains the three under the
+synth's lock (:func:`exclusive`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,11 +37,12 @@ from rlimpro.errors import RlimproError
 from rlimpro.params import load_params, section
 from rlimpro.progress import track
 from rlimpro.render import map_parallel, render_points
-from rlimpro.synth import Synth, load_synth, synth_dir
+from rlimpro.synth import load_synth, synth_dir
 
 __all__ = [
     "LOOKUP_FILE", "CHUNKS_DIR", "grid_points", "row_index", "columns", "summarise",
-    "render_lookup", "lookup_settings", "LookupSettings",
+    "render_lookup", "lookup_settings", "LookupSettings", "Chunk", "LookupPlan", "plan_lookup", "render_chunk",
+    "finish_lookup", "exclusive",
 ]
 
 LOOKUP_FILE = "lookup.parquet"
@@ -103,7 +110,11 @@ def lookup_settings(root: str | Path, name: str) -> LookupSettings:
 
     :raises RlimproError: naming the missing or bad key.
     """
-    params = load_params(root)
+    return _settings(load_params(root), name)
+
+
+def _settings(params: dict[str, Any], name: str) -> LookupSettings:
+    """:func:`lookup_settings` from params.yaml already read."""
     synths = section(params, "synth")
     mine = synths.get(name)
     if not isinstance(mine, dict) or "subdiv" not in mine:
@@ -140,7 +151,12 @@ def _chunk_key(folder: Path, s: LookupSettings) -> str:
 
 
 @dataclass(frozen=True)
-class _Chunk:
+class Chunk:
+    """One work unit of a lookup build: grid rows ``[start, stop)`` of the synth in ``folder``.
+
+    :param out: where :func:`render_chunk` saves its rows (``.npy``, atomically).
+    """
+
     folder: Path
     start: int
     stop: int
@@ -148,8 +164,11 @@ class _Chunk:
     out: Path
 
 
-def _render_chunk(chunk: _Chunk) -> float:
-    """Render, analyse and save one chunk; return the seconds of audio rendered."""
+def render_chunk(chunk: Chunk) -> float:
+    """Render, analyse and save one chunk; return the seconds of audio rendered.
+
+    :raises RlimproError: on a broken patch or NaN audio.
+    """
     synth = load_synth(chunk.folder)
     s = chunk.settings
     points = grid_points(synth.n_params, s.subdiv)[chunk.start:chunk.stop]
@@ -179,26 +198,49 @@ def _exclusive(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def render_lookup(name: str, root: str | Path = ".") -> list[Path]:
-    """Build ``00_synths/<name>/lookup.parquet`` (resuming from finished chunks).
+@contextlib.contextmanager
+def exclusive(name: str, root: str | Path = ".") -> Iterator[None]:
+    """Hold synth ``name``'s build lock around :func:`plan_lookup` .. :func:`finish_lookup` (the
+    chunks may render in other processes meanwhile).
 
-    :param name: the synth (a folder under ``00_synths/``).
-    :param root: the project folder (holding params.yaml).
-    :return: ``[path of lookup.parquet]``.
-    :raises RlimproError: on a missing synth or setting, a broken patch, NaN audio, or
-        another build of the same synth running.
+    :raises RlimproError: if the synth is missing or another build of it is running.
+    """
+    with _exclusive(synth_dir(root, name)):
+        yield
+
+
+@dataclass(frozen=True)
+class LookupPlan:
+    """The work of one lookup build, split so a scheduler can run the chunks anywhere.
+
+    :param name: the synth.
+    :param folder: its folder (``00_synths/<name>``).
+    :param n_params: its parameter count.
+    :param settings: params.yaml values the table depends on (and ``workers``).
+    :param chunks: every chunk, in table order.
+    :param missing: the chunks without a saved file (the work units).
+    :param out: where :func:`finish_lookup` writes the table.
+    """
+
+    name: str
+    folder: Path
+    n_params: int
+    settings: LookupSettings
+    chunks: list[Chunk]
+    missing: list[Chunk]
+    out: Path
+
+
+def plan_lookup(name: str, params: dict[str, Any], root: str | Path = ".") -> LookupPlan:
+    """List the chunks of synth ``name``; delete saved chunks of any other configuration.
+
+    Call it holding :func:`exclusive`.
+
+    :raises RlimproError: on a missing synth or setting.
     """
     folder = synth_dir(root, name)
     synth = load_synth(folder)
-    s = lookup_settings(root, name)
-    with _exclusive(folder):
-        return _build(folder, synth, s)
-
-
-def _build(folder: Path, synth: Synth, s: LookupSettings) -> list[Path]:
-    """Render the missing chunks, assemble the table, write it, drop the chunks."""
-    import pandas as pd
-
+    s = _settings(params, name)
     n_points = s.subdiv ** synth.n_params
     chunks_root = folder / CHUNKS_DIR
     work = chunks_root / _chunk_key(folder, s)
@@ -208,20 +250,47 @@ def _build(folder: Path, synth: Synth, s: LookupSettings) -> list[Path]:
                 shutil.rmtree(stale, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     chunks = [
-        _Chunk(folder, start, min(start + s.chunk_size, n_points), s, work / f"chunk_{start // s.chunk_size:05d}.npy")
+        Chunk(folder, start, min(start + s.chunk_size, n_points), s, work / f"chunk_{start // s.chunk_size:05d}.npy")
         for start in range(0, n_points, s.chunk_size)
     ]
     missing = [c for c in chunks if not c.out.is_file()]
-    for _ in track(map_parallel(_render_chunk, missing, s.workers), len(missing), f"rendering {synth.name}"):
-        pass
-    rows = np.concatenate([np.load(c.out) for c in chunks])
-    table = np.concatenate([grid_points(synth.n_params, s.subdiv), rows], axis=1)
-    if not np.isfinite(table).all():
-        raise RlimproError(f"{folder.name}: the lookup has non-finite values; report this with the synth attached")
-    frame = pd.DataFrame(table, columns=columns(synth.n_params))
-    out = folder / LOOKUP_FILE
-    with atomic_path(out) as tmp:
-        frame.to_parquet(tmp, index=False)
-    shutil.rmtree(chunks_root, ignore_errors=True)
-    return [out]
+    return LookupPlan(synth.name, folder, synth.n_params, s, chunks, missing, folder / LOOKUP_FILE)
 
+
+def finish_lookup(plan: LookupPlan) -> list[Path]:
+    """Assemble the saved chunks into ``lookup.parquet`` (atomically), then drop the chunks.
+
+    :return: ``[path of lookup.parquet]``.
+    :raises RlimproError: if a chunk is not saved yet or the table has non-finite values.
+    """
+    import pandas as pd
+
+    unsaved = [c for c in plan.chunks if not c.out.is_file()]
+    if unsaved:
+        raise RlimproError(f"{plan.folder.name}: {len(unsaved)} lookup chunks are not rendered yet; run again")
+    rows = np.concatenate([np.load(c.out) for c in plan.chunks])
+    table = np.concatenate([grid_points(plan.n_params, plan.settings.subdiv), rows], axis=1)
+    if not np.isfinite(table).all():
+        raise RlimproError(f"{plan.folder.name}: the lookup has non-finite values; report this with the synth attached")
+    frame = pd.DataFrame(table, columns=columns(plan.n_params))
+    with atomic_path(plan.out) as tmp:
+        frame.to_parquet(tmp, index=False)
+    shutil.rmtree(plan.folder / CHUNKS_DIR, ignore_errors=True)
+    return [plan.out]
+
+
+def render_lookup(name: str, root: str | Path = ".") -> list[Path]:
+    """Build ``00_synths/<name>/lookup.parquet`` (resuming from finished chunks).
+
+    :param name: the synth (a folder under ``00_synths/``).
+    :param root: the project folder (holding params.yaml).
+    :return: ``[path of lookup.parquet]``.
+    :raises RlimproError: on a missing synth or setting, a broken patch, NaN audio, or
+        another build of the same synth running.
+    """
+    with exclusive(name, root):
+        plan = plan_lookup(name, load_params(root), root)
+        jobs = map_parallel(render_chunk, plan.missing, plan.settings.workers)
+        for _ in track(jobs, len(plan.missing), f"rendering {plan.name}"):
+            pass
+        return finish_lookup(plan)
