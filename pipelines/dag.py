@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,9 @@ def _paths(entries: list[Any] | None) -> list[str]:
 def load_stage(root: str | Path, stage_id: str) -> Stage:
     """Resolve ``<stage>@<item>`` from ``<root>/dvc.yaml`` (``foreach`` over a params.yaml list).
 
-    :raises RlimproError: if dvc.yaml or the stage is missing.
+    ``${item}`` and ``${section.key}`` references are filled in from the item and params.yaml.
+
+    :raises RlimproError: if dvc.yaml or the stage is missing, or a reference is undefined.
     """
     path = Path(root) / DVC_FILE
     if not path.is_file():
@@ -60,8 +63,16 @@ def load_stage(root: str | Path, stage_id: str) -> Stage:
     spec = (yaml.safe_load(path.read_text()).get("stages") or {}).get(name)
     if not isinstance(spec, dict) or "do" not in spec:
         raise RlimproError(f"dvc.yaml: no stage {name!r} with foreach; add it (see DESIGN.md §1)")
-    body = json.dumps(spec["do"]).replace("${item}", item)
-    do = json.loads(body)
+    params_yaml = load_params(root)
+
+    def interpolate(match: re.Match[str]) -> str:  # ${item} and ${section.key}, as DVC does
+        key = match.group(1)
+        value = item if key == "item" else _lookup(params_yaml, key)
+        if value is None or isinstance(value, dict | list):
+            raise RlimproError(f"dvc.yaml: stage {name!r} uses ${{{key}}}, which params.yaml does not define as a value")
+        return str(value)
+
+    do = json.loads(re.sub(r"\$\{([^}]+)\}", interpolate, json.dumps(spec["do"])))
     params = []
     for entry in do.get("params") or []:
         if isinstance(entry, dict):  # {other.yaml: [keys]}: only params.yaml is used here

@@ -28,6 +28,15 @@ def test_foreach_stages_resolve_with_their_item(project):
         load_stage(project, "nope@demo")
 
 
+def test_params_references_resolve_as_dvc_does(project):
+    assert "01_corpus/demo/features" in load_stage(project, "train@fm").deps  # ${env.corpus}
+    set_param(project, "env.corpus", "mine")
+    assert "01_corpus/mine/features" in load_stage(project, "evaluate@fm").deps
+    set_param(project, "env.corpus", {"not": "a value"})
+    with pytest.raises(RlimproError, match=r"uses \$\{env.corpus\}"):
+        load_stage(project, "export@fm")
+
+
 def test_the_key_changes_with_listed_params_and_deps_only(project):
     key = stage_key(project, "analyze_corpus@demo")
     assert stage_key(project, "analyze_corpus@demo") == key
