@@ -48,6 +48,18 @@ def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: s
     return root / "00_synths" / "toy" / "runs" / "main"
 
 
+def _exported_default(root: Path):
+    """The DAG's default run trained and exported (unchecked) in ``root``.
+
+    :return: the ONNX path, the loaded run, its env core and its SB3 model.
+    """
+    run_dir = _trained(root, "dqn", "discrete", False, "all")
+    out, _ = export_run(run_dir, root / "policy.onnx", root, check=0)
+    run = load_run(run_dir)
+    core = Imitation(run.env, load_table(root / run.table_path), run.norm)
+    return out, run, core, run.load_model()
+
+
 @pytest.mark.parametrize(("algo", "space", "interpolate", "neighbours"), CONFIGS)
 def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: bool, neighbours: str) -> None:
     run_dir = _trained(tmp_path, algo, space, interpolate, neighbours)
@@ -69,11 +81,7 @@ def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path) -> None:
     """The live Policy, stepping a corpus track with its own state, equals SB3 + decode in a loop."""
     from rlimpro.env.actions import decode
 
-    run_dir = _trained(tmp_path, "dqn", "discrete", False, "all")
-    out, _ = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
-    run = load_run(run_dir)
-    core = Imitation(run.env, load_table(tmp_path / run.table_path), run.norm)
-    model = run.load_model()
+    out, run, core, model = _exported_default(tmp_path)
     idx = [NAMES.index(f) for f in run.env.features]
     frames = next(iter(load_tracks(tmp_path, "demo").values()))[:, idx].astype(np.float32)
     live = Policy(out)
@@ -92,11 +100,7 @@ def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path) -> None:
 
 def test_parity_check_catches_a_wrong_graph(tmp_path: Path) -> None:
     """A policy exported from another run (different weights) must fail the check."""
-    run_dir = _trained(tmp_path, "dqn", "discrete", False, "all")
-    out, _ = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
-    run = load_run(run_dir)
-    core = Imitation(run.env, load_table(tmp_path / run.table_path), run.norm)
-    model = run.load_model()
+    out, _, core, model = _exported_default(tmp_path)
     for param in model.policy.q_net.parameters():
         param.data.normal_()
     assert not check_parity(out, core, model, n=2000).ok
