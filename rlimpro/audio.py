@@ -14,7 +14,7 @@ from scipy import signal
 
 from rlimpro.errors import RlimproError
 
-__all__ = ["AUDIO_SUFFIXES", "load_audio", "write_audio", "silenced_stderr"]
+__all__ = ["AUDIO_SUFFIXES", "load_audio", "silenced_stderr"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 
@@ -65,12 +65,3 @@ def load_audio(path: str | os.PathLike[str], sr: int = 44100) -> np.ndarray:
         ratio = Fraction(sr, int(rate)).limit_denominator(1000)
         mono = signal.resample_poly(mono, ratio.numerator, ratio.denominator).astype(np.float32)
     return mono
-
-
-def write_audio(path: str | os.PathLike[str], data: np.ndarray, sr: int = 44100) -> Path:
-    """Write float audio ([n] or [n, channels]) as 24-bit WAV/FLAC, atomically."""
-    from rlimpro.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), data, sr, subtype="PCM_24", format=Path(path).suffix.lstrip(".").upper() or "WAV")
-    return Path(path)

@@ -31,7 +31,7 @@ from rlimpro.progress import track
 
 __all__ = [
     "CORPUS_DIR", "CorpusPlan", "corpus_dir", "track_files", "plan_corpus", "analyze_track", "finish_corpus",
-    "analyze_corpus", "load_track", "load_summary",
+    "analyze_corpus", "load_track",
 ]
 
 CORPUS_DIR = "01_corpus"
@@ -208,14 +208,3 @@ def analyze_corpus(
             warn(error)
             failed += 1
     return finish_corpus(plan, failed)
-
-
-def load_summary(name: str, root: str | Path = ".") -> dict[str, Any]:
-    """Read ``01_corpus/<name>/summary.json``.
-
-    :raises RlimproError: if the corpus has not been analysed yet.
-    """
-    path = corpus_dir(name, root) / "summary.json"
-    if not path.is_file():
-        raise RlimproError(f"{path}: not found; run `rlimpro analyze-corpus --corpus {name}` first")
-    return json.loads(path.read_text())

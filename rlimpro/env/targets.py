@@ -14,16 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rlimpro.corpus import corpus_dir, load_track
 from rlimpro.descriptors.names import NAMES
 from rlimpro.env.table import LookupTable
 from rlimpro.errors import RlimproError
 
-__all__ = ["Normalisation", "corpus_dir", "load_tracks", "split_tracks", "track_frames", "normalisation"]
-
-
-def corpus_dir(root: str | Path, corpus: str) -> Path:
-    """``<root>/01_corpus/<corpus>``."""
-    return Path(root) / "01_corpus" / corpus
+__all__ = ["Normalisation", "load_tracks", "split_tracks", "track_frames", "normalisation"]
 
 
 def load_tracks(root: str | Path, corpus: str) -> dict[str, np.ndarray]:
@@ -31,19 +27,18 @@ def load_tracks(root: str | Path, corpus: str) -> dict[str, np.ndarray]:
 
     :raises RlimproError: if the corpus has no analysed features or a file lacks columns.
     """
-    import pandas as pd
+    import pyarrow.parquet as pq
 
-    folder = corpus_dir(root, corpus) / "features"
+    folder = corpus_dir(corpus, root) / "features"
     files = sorted(folder.glob("*.parquet"))
     if not files:
         raise RlimproError(f"{folder}: no analysed tracks; run `rlimpro analyze-corpus --corpus {corpus}` first")
     tracks = {}
     for path in files:
-        df = pd.read_parquet(path)
-        missing = [c for c in NAMES if c not in df.columns]
+        missing = [c for c in NAMES if c not in pq.read_schema(path).names]
         if missing:
             raise RlimproError(f"{path.name}: missing descriptor columns {missing[:3]}...; re-run analyze-corpus")
-        frames = df[NAMES].to_numpy(np.float64)
+        frames = load_track(path)
         if len(frames) == 0 or not np.isfinite(frames).all():
             raise RlimproError(f"{path.name}: empty or non-finite features; re-run analyze-corpus")
         tracks[path.stem] = frames
