@@ -36,6 +36,7 @@ __all__ = ["ALGOS", "Run", "load_run", "run_dir_for", "train"]
 
 #: algorithm -> action spaces it supports
 ALGOS: dict[str, tuple[str, ...]] = {
+    "avi": ("discrete",),
     "dqn": ("discrete",),
     "ppo": ("discrete", "multidiscrete", "continuous"),
     "a2c": ("discrete", "multidiscrete", "continuous"),
@@ -61,7 +62,7 @@ class Run:
 
     @property
     def algo(self) -> str:
-        """SB3 algorithm name (``dqn``, ``ppo``, ...)."""
+        """Algorithm name (``avi``, ``dqn``, ``ppo``, ...)."""
         return self.config["algo"]
 
     @property
@@ -80,14 +81,16 @@ class Run:
         return self.config["table"]["sha256"]
 
     def load_model(self) -> Any:
-        """The SB3 model (CPU)."""
+        """The trained SB3 model (CPU)."""
         return _algo_class(self.algo).load(self.model_path, device="cpu")
 
 
 def _algo_class(algo: str) -> Any:
     import stable_baselines3 as sb3
 
-    return {"dqn": sb3.DQN, "ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3}[algo]
+    from rlimpro.afterstate import AfterstateDQN
+
+    return {"avi": AfterstateDQN, "dqn": sb3.DQN, "ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3}[algo]
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -116,7 +119,7 @@ def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, A
         "rlimpro_version": __version__,
         "synth": setup.cfg.synth,
         "profile": setup.sections["profile"],
-        "algo": str(train_sec.get("algo", "dqn")),
+        "algo": str(train_sec.get("algo", "avi")),
         "action_space": setup.cfg.action_space,
         "step": setup.cfg.step,
         "features": setup.cfg.features,
@@ -124,7 +127,7 @@ def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, A
         "initial_params": setup.cfg.initial_params,
         "interpolate": setup.cfg.interpolate,
         "obs_dim": setup.core().obs_dim,
-        "policy": _policy_kind(setup, train_sec),
+        "policy": _policy_kind(setup, str(train_sec.get("algo", "avi"))),
         "table": {"path": str(tpath.relative_to(root)), "sha256": setup.table.sha256,
                   "n_params": setup.table.n_params, "subdiv": setup.table.subdiv},
         "corpus": setup.cfg.corpus,
@@ -135,16 +138,15 @@ def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, A
     }
 
 
-def _policy_kind(setup: Setup, train_sec: dict[str, Any]) -> str:
-    """``prior_dqn`` (Q = greedy prior from the observed neighbour distances + MLP) or ``mlp``.
-
-    ``train.q_prior`` applies to DQN only; other algorithms use SB3's plain MLP policies.
-    """
-    if not train_sec.get("q_prior", False) or train_sec.get("algo", "dqn") != "dqn":
+def _policy_kind(setup: Setup, algo: str) -> str:
+    """``afterstate`` (``avi``: Q = reward read off the observation + afterstate value) or ``mlp``."""
+    if algo != "avi":
         return "mlp"
-    if setup.cfg.neighbours != "all":
-        raise RlimproError("params.yaml: train.q_prior needs env.neighbours: all (or set q_prior: false)")
-    return "prior_dqn"
+    core = setup.core()
+    if setup.cfg.neighbours != "all" or not core.on_grid:
+        raise RlimproError("params.yaml: train.algo avi needs env.neighbours: all, discrete actions, "
+                           "interpolate: false and a whole number of env.step_cells")
+    return "afterstate"
 
 
 def _config_hash(config: dict[str, Any], norm: Normalisation) -> str:
@@ -212,13 +214,17 @@ def _make_model(config: dict[str, Any], setup: Setup, env: Any, tb_dir: Path) ->
     algo = config["algo"]
     kwargs = dict((train_sec.get("algos") or {}).get(algo) or {})
     policy_kwargs = dict(train_sec.get("policy_kwargs") or {})
-    policy: Any = "MlpPolicy"
-    if config["policy"] == "prior_dqn":
-        from rlimpro.env.prior import PriorDQNPolicy, prior_spec
+    policy = "MlpPolicy"
+    core = setup.core()
+    if config["policy"] == "afterstate":
+        from rlimpro.afterstate import grid_spec
 
-        policy, policy_kwargs["prior"] = PriorDQNPolicy, prior_spec(setup.cfg, float(kwargs.get("gamma", 0.99)))
-    return _algo_class(algo)(policy, env, seed=int(train_sec.get("seed", 0)), device="cpu",
-                             tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs or None, verbose=0, **kwargs)
+        policy, policy_kwargs["grid"] = "AfterstatePolicy", grid_spec(core, float(kwargs.get("gamma", 0.99)))
+    model = _algo_class(algo)(policy, env, seed=int(train_sec.get("seed", 0)), device="cpu",
+                              tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs or None, verbose=0, **kwargs)
+    if config["policy"] == "afterstate":
+        model.attach(core.points, core.weights)
+    return model
 
 
 def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str | None = "main",

@@ -23,7 +23,8 @@ from rlimpro.train import load_run, train
 REPO = Path(__file__).resolve().parents[2]
 
 CONFIGS = [
-    pytest.param("dqn", "discrete", False, "all", id="dqn-prior-discrete-nearest-all"),
+    pytest.param("avi", "discrete", False, "all", id="avi-discrete-nearest-all"),
+    pytest.param("dqn", "discrete", False, "axis", id="dqn-discrete-nearest-axis", marks=pytest.mark.slow),
     pytest.param("dqn", "discrete", True, "none", id="dqn-discrete-interp-none", marks=pytest.mark.slow),
     pytest.param("ppo", "multidiscrete", False, "axis", id="ppo-multidiscrete-nearest-axis", marks=pytest.mark.slow),
     pytest.param("a2c", "discrete", True, "all", id="a2c-discrete-interp-all", marks=pytest.mark.slow),
@@ -37,10 +38,9 @@ def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: s
     """A synthetic project in ``root`` with a briefly trained run; returns the run folder."""
     write_synthetic_project(root, synth="toy", n_params=3, subdiv=6, n_tracks=3, frames=200)
     params = copy.deepcopy(load_params(REPO))
-    prior = algo == "dqn" and space == "discrete" and neighbours == "all"  # the DAG's default
-    params["train"].update(algo=algo, action_space=space, total_timesteps=1200, n_envs=4, q_prior=prior)
+    params["train"].update(algo=algo, action_space=space, total_timesteps=1200, n_envs=4)
     algos = params["train"]["algos"]
-    for name in ("dqn", "sac", "td3"):
+    for name in ("avi", "dqn", "sac", "td3"):
         algos[name]["learning_starts"] = 200
     algos["ppo"].update(n_steps=64, batch_size=64)
     params["env"].update(interpolate=interpolate, neighbours=neighbours)
@@ -53,7 +53,7 @@ def _exported_default(root: Path):
 
     :return: the ONNX path, the loaded run, its env core and its SB3 model.
     """
-    run_dir = _trained(root, "dqn", "discrete", False, "all")
+    run_dir = _trained(root, "avi", "discrete", False, "all")
     out, _ = export_run(run_dir, root / "policy.onnx", root, check=0)
     run = load_run(run_dir)
     core = Imitation(run.env, load_table(root / run.table_path), run.norm)

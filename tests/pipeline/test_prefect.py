@@ -276,7 +276,7 @@ def test_the_full_flow_runs_the_dag_and_publishes_the_evaluation(server, corpus_
     params["synths"] = ["sine"]
     params["synth"]["sine"]["subdiv"] = 5
     params["train"].update(total_timesteps=2000, checkpoint_every=2000)
-    params["train"]["algos"]["dqn"]["learning_starts"] = 500
+    params["train"]["algos"]["avi"]["learning_starts"] = 500
     (corpus_project / "params.yaml").write_text(yaml.safe_dump(params))
     done = rlimpro("pipeline", "run", "full", "--sequential", cwd=corpus_project, env=server)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -15,7 +15,7 @@ from rlimpro.train import _Checkpoints, load_run, train
 
 def _tiny(params: dict, steps: int) -> dict:
     params["train"].update(total_timesteps=steps, n_envs=4, checkpoint_every=10_000)
-    params["train"]["algos"]["dqn"].update(learning_starts=200, buffer_size=5000)
+    params["train"]["algos"]["avi"].update(learning_starts=200, buffer_size=5000)
     params["env"]["episode_steps"] = 64
     return params
 
@@ -48,7 +48,7 @@ def test_run_folder_and_resume(toy_project: Path, params: dict, tmp_path: Path) 
     assert {p.name for p in paths} == {"model.zip", "config.json", "norm.json", "train_stats.json", "tensorboard"}
     assert not (run_dir / "checkpoints").exists() and any((run_dir / "tensorboard").rglob("events.*"))
     run = load_run(run_dir)
-    assert run.algo == "dqn" and run.env.action_space == "discrete" and run.config["n_params"] == 3
+    assert run.algo == "avi" and run.env.action_space == "discrete" and run.config["n_params"] == 3
     assert run.norm.features == run.env.features and run.table_path == "00_synths/toy/lookup.parquet"
     assert len(run.table_sha256) == 64 and run.config["step"] == pytest.approx(1 / 5)
 

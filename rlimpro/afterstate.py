@@ -1,0 +1,177 @@
+"""Afterstate value iteration (``algo: avi``): SB3's DQN with a grid-aware Q-network.
+
+The agent's own moves are deterministic and known (the lookup grid), only the musician's
+next frame is uncertain. So the Q-value of a discrete move splits into the reward it earns
+now, read off the observation's neighbour distances, and the value of the grid point it
+lands on (the *afterstate*) given the current target frame::
+
+    Q(s, a) = reward(d_a) + gamma * W(y)[row(params + a)]
+
+``W`` is an MLP of the target features ``y`` with one output per lookup row; a move reads
+the last layer's weights of its row only (a Gather), so a decision costs one small MLP plus
+3**N dot products, however large the grid.
+
+Training keeps DQN's data collection, replay buffer, target network, checkpoints and
+logging, and replaces its one-action TD update with a backup over the grid: for sampled
+consecutive target frames ``(y, y')`` from the replay buffer and ``backup_rows`` random
+rows ``q``::
+
+    W(y)[q] <- max_a reward(d(row(q + a), y')) + gamma * W_target(y')[row(q + a)]
+
+Every sample thus teaches every sampled grid point, wherever the agent happened to be.
+Untrained (``gamma`` = 0 or ``W`` = 0), the agent plays like the ``greedy`` baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3 import DQN
+from stable_baselines3.common.torch_layers import create_mlp
+from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.utils import LinearSchedule
+from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
+from torch.nn import functional
+
+from rlimpro.env.actions import deltas
+
+__all__ = ["AfterstateDQN", "AfterstatePolicy", "AfterstateQNetwork", "grid_spec"]
+
+
+def grid_spec(core: Any, gamma: float) -> dict[str, Any]:
+    """The network's constants from a run's :class:`~rlimpro.env.core.Imitation` (stored with the model).
+
+    :param core: the env core (``neighbours: all``, discrete moves of whole grid cells).
+    :param gamma: the discount.
+    """
+    cfg, table = core.cfg, core.table
+    f, n = len(cfg.features), cfg.n_params
+    return {"n_features": f, "n_params": n, "subdiv": int(table.subdiv), "rows": int(table.n_rows),
+            "step_cells": int(round(cfg.step * (table.subdiv - 1))), "distances": 2 * f + n,
+            "gamma": float(gamma), "reward": cfg.reward, "bonus": float(cfg.bonus),
+            "bonus_threshold": float(cfg.bonus_threshold), "obs_clip": float(cfg.obs_clip)}
+
+
+class AfterstateQNetwork(QNetwork):
+    """Q-values as above; ``grid`` as made by :func:`grid_spec`.
+
+    The normalised lookup features and reward weights needed by the backup are buffers,
+    filled by :meth:`attach` (saved with the model).
+    """
+
+    def __init__(self, *args: Any, grid: dict[str, Any], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        g = self.grid = dict(grid)
+        self.q_net = th.nn.Sequential(*create_mlp(g["n_features"], g["rows"], self.net_arch, self.activation_fn))
+        n = g["n_params"]
+        self.register_buffer("moves", th.as_tensor(deltas(n) * g["step_cells"], dtype=th.float32))
+        self.register_buffer("radix", th.as_tensor(g["subdiv"] ** np.arange(n - 1, -1, -1), dtype=th.float32))
+        self.register_buffer("points", th.zeros(g["rows"], g["n_features"]))
+        self.register_buffer("weights", th.zeros(g["n_features"]))
+
+    def attach(self, points: np.ndarray, weights: np.ndarray) -> None:
+        """Store the normalised lookup features ``[rows, F]`` and reward weights ``[F]``."""
+        self.points.copy_(th.as_tensor(points, dtype=th.float32))
+        self.weights.copy_(th.as_tensor(weights, dtype=th.float32))
+
+    def reward(self, d: th.Tensor) -> th.Tensor:
+        """The env's shaped reward of distances ``d`` (see :meth:`rlimpro.env.core.Imitation.reward`)."""
+        g = self.grid
+        r = -d if g["reward"] == "linear" else 8.0 * (0.5 - d) ** 3
+        if g["bonus"]:
+            r = r + g["bonus"] * (d <= g["bonus_threshold"]).to(r.dtype)
+        return r
+
+    def next_rows(self, cells: th.Tensor) -> th.Tensor:
+        """Rows ``[B, 3**N]`` reached by every move from grid cells ``[B, N]``."""
+        top = self.grid["subdiv"] - 1
+        return (th.clamp(cells.unsqueeze(1) + self.moves, 0, top) * self.radix).sum(-1).long()
+
+    def values(self, y: th.Tensor, rows: th.Tensor) -> th.Tensor:
+        """``W(y)[rows]``: afterstate values ``[B, K]`` of rows ``[B, K]`` (or ``[K]``) for targets ``[B, F]``."""
+        hidden = self.q_net[:-1](y)
+        last, flat = self.q_net[-1], rows.reshape(-1)
+        weight, bias = last.weight.index_select(0, flat), last.bias.index_select(0, flat).reshape(rows.shape)
+        if rows.dim() == 1:
+            return hidden @ weight.T + bias
+        return (weight.reshape(*rows.shape, -1) @ hidden.unsqueeze(-1)).squeeze(-1) + bias
+
+    def forward(self, obs: th.Tensor) -> th.Tensor:
+        g = self.grid
+        f, n, start = g["n_features"], g["n_params"], g["distances"]
+        d = obs[:, start:start + self.moves.shape[0]]
+        cells = th.round(obs[:, 2 * f:2 * f + n] * (g["subdiv"] - 1))
+        return self.reward(d) + g["gamma"] * self.values(obs[:, f:2 * f], self.next_rows(cells))
+
+    def backup_loss(self, obs: th.Tensor, next_obs: th.Tensor, target: AfterstateQNetwork, n_rows: int) -> th.Tensor:
+        """Squared error of ``W(y)`` against the grid backup from ``y'`` on ``n_rows`` random rows."""
+        g = self.grid
+        f, n = g["n_features"], g["n_params"]
+        y, y_next = obs[:, f:2 * f], next_obs[:, f:2 * f]
+        rows = th.randint(g["rows"], (n_rows,), device=obs.device)
+        with th.no_grad():
+            d = ((self.points.unsqueeze(0) - y_next.unsqueeze(1)) ** 2 @ self.weights).sqrt()
+            landing = self.reward(th.clamp(d, max=g["obs_clip"])) + g["gamma"] * target.values(
+                y_next, th.arange(g["rows"], device=obs.device))
+            cells = (rows.unsqueeze(1) // self.radix.long()) % g["subdiv"]
+            goal = landing[:, self.next_rows(cells.float())].amax(-1)
+        return functional.mse_loss(self.values(y, rows), goal)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {**super()._get_constructor_parameters(), "grid": self.grid}
+
+
+class AfterstatePolicy(DQNPolicy):
+    """:class:`DQNPolicy` building :class:`AfterstateQNetwork` s (pass ``grid`` in ``policy_kwargs``)."""
+
+    def __init__(self, *args: Any, grid: dict[str, Any], **kwargs: Any):
+        self.grid = dict(grid)
+        super().__init__(*args, **kwargs)
+
+    def make_q_net(self) -> AfterstateQNetwork:
+        net_args = self._update_features_extractor(self.net_args, features_extractor=None)
+        return AfterstateQNetwork(**net_args, grid=self.grid).to(self.device)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {**super()._get_constructor_parameters(), "grid": self.grid}
+
+
+class AfterstateDQN(DQN):
+    """DQN with :class:`AfterstatePolicy` and the grid backup in place of the one-action TD update.
+
+    :param backup_rows: grid rows backed up per sampled frame pair and gradient step.
+    :param learning_rate: the first step size; a number falls linearly to 0 over the run, so
+        that the last updates average out the noise of the sampled frames.
+    """
+
+    policy_aliases = {"AfterstatePolicy": AfterstatePolicy}
+
+    def __init__(self, *args: Any, backup_rows: int = 512, learning_rate: float | Schedule = 1e-3, **kwargs: Any):
+        self.backup_rows = int(backup_rows)
+        if isinstance(learning_rate, (int, float)):
+            learning_rate = LinearSchedule(float(learning_rate), 0.0, 1.0)
+        super().__init__(*args, learning_rate=learning_rate, **kwargs)
+
+    def attach(self, points: np.ndarray, weights: np.ndarray) -> None:
+        """Give both Q-networks the lookup features and reward weights (see :meth:`AfterstateQNetwork.attach`)."""
+        for net in (self.q_net, self.q_net_target):
+            net.attach(points, weights)
+
+    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        losses = []
+        for _ in range(gradient_steps):
+            data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            loss = self.q_net.backup_loss(data.observations, data.next_observations, self.q_net_target,
+                                          min(self.backup_rows, self.q_net.grid["rows"]))
+            losses.append(loss.item())
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/loss", np.mean(losses))

@@ -1,0 +1,81 @@
+"""Afterstate value iteration: the Q-network's grid arithmetic and the backup, against numpy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rlimpro.afterstate import AfterstateDQN, grid_spec
+from rlimpro.env import prepare
+from rlimpro.env.core import Imitation
+from rlimpro.errors import RlimproError
+from rlimpro.train import train
+
+
+def _model(toy_project: Path, params: dict, gamma: float, **env: object) -> tuple[AfterstateDQN, Imitation]:
+    params["env"].update(neighbours="all", **env)
+    setup = prepare(toy_project, "toy", params)
+    core = setup.core(64, seed=1)
+    model = AfterstateDQN("AfterstatePolicy", setup.vec_env(4, seed=0), seed=0, device="cpu", gamma=gamma,
+                          learning_starts=0, policy_kwargs={"grid": grid_spec(core, gamma), "net_arch": [16]})
+    model.attach(core.points, core.weights)
+    for param in model.q_net.parameters():  # a non-trivial W
+        param.data.normal_(0.0, 0.3)
+    core.reset()
+    return model, core
+
+
+def test_q_is_reward_plus_the_landing_rows_value(toy_project: Path, params: dict) -> None:
+    model, core = _model(toy_project, params, 0.5, reward="cubic", bonus=0.5)
+    obs = torch.as_tensor(core.observation())
+    q = model.q_net(obs).detach().numpy()
+    f = len(core.cfg.features)
+    every_row = model.q_net.q_net(obs[:, f:2 * f]).detach().numpy()  # W(y) for all rows [B, rows]
+    landing = core.next_rows[core.rows]  # [B, 3**N] rows reached by each action (env's own table)
+    rewards = core.reward(core.candidates(core.params, core.target, core.moves))
+    expected = rewards + 0.5 * np.take_along_axis(every_row, landing, axis=1)
+    np.testing.assert_allclose(q, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_zero_gamma_plays_greedy(toy_project: Path, params: dict) -> None:
+    model, core = _model(toy_project, params, 0.0)
+    rewards = core.reward(core.candidates(core.params, core.target, core.moves))
+    actions, _ = model.predict(core.observation(), deterministic=True)
+    np.testing.assert_allclose(rewards[np.arange(64), actions], rewards.max(axis=1), rtol=1e-6)
+
+
+def test_backup_matches_a_brute_force_numpy_backup(toy_project: Path, params: dict) -> None:
+    model, core = _model(toy_project, params, 0.7)
+    q, n_rows = model.q_net, core.table.n_rows
+    obs = torch.as_tensor(core.observation())
+    core.step(np.zeros(64, np.int64))
+    nxt = torch.as_tensor(core.observation())
+    f = len(core.cfg.features)
+    torch.manual_seed(3)
+    loss = q.backup_loss(obs, nxt, model.q_net_target, n_rows).item()
+    torch.manual_seed(3)
+    rows = torch.randint(n_rows, (n_rows,)).numpy()
+    with torch.no_grad():
+        w_now = q.q_net(obs[:, f:2 * f]).numpy()
+        w_next = model.q_net_target.q_net(nxt[:, f:2 * f]).numpy()
+    y_next = nxt[:, f:2 * f].numpy().astype(np.float64)
+    d = core.distance(core.points[None], y_next[:, None])  # [B, rows]
+    landing = core.reward(np.minimum(d, core.cfg.obs_clip)) + 0.7 * w_next
+    goal = landing[:, core.next_rows[rows]].max(-1)  # best move from each sampled row
+    assert loss == pytest.approx(((w_now[:, rows] - goal) ** 2).mean(), rel=1e-4)
+
+
+def test_avi_survives_save_and_load_and_needs_grid_moves(toy_project: Path, params: dict, tmp_path: Path) -> None:
+    model, core = _model(toy_project, params, 0.5)
+    model.save(tmp_path / "m.zip")
+    loaded = AfterstateDQN.load(tmp_path / "m.zip", device="cpu")
+    obs = torch.as_tensor(core.observation())
+    np.testing.assert_array_equal(loaded.q_net(obs).detach().numpy(), model.q_net(obs).detach().numpy())
+    np.testing.assert_array_equal(loaded.q_net.points.numpy(), core.points.astype(np.float32))
+    params["train"]["algo"] = "avi"
+    params["env"]["interpolate"] = True
+    with pytest.raises(RlimproError, match="avi needs env.neighbours: all"):
+        train("toy", params, toy_project)  # refused before anything is written
