@@ -13,10 +13,10 @@ No torch, no pandas: this module needs the core install only.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from math import hypot
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,8 @@ REQUIRED_METADATA = (
     "rlimpro_version", "synth", "n_params", "param_names", "features", "analysis",
     "algo", "action_space", "step", "corpus",
 )
-#: a target value whose magnitude exceeds this (or NaN/inf) is refused: no descriptor of
-#: DESIGN.md §2 comes near it (Hz ≤ 22050, dB and LUFS within ±200)
+#: a target frame whose Euclidean norm exceeds this (or with a NaN/inf) is refused: no frame of
+#: DESIGN.md §2 descriptors comes near it (Hz ≤ 22050, dB and LUFS within ±200, at most 56 values)
 TARGET_LIMIT = 1e7
 
 #: :meth:`Policy.decide` results
@@ -195,12 +195,15 @@ class Policy:
         _check_io(path, session, self.info)
         self._session = session
         n, f = self.info.n_params, self.info.n_features
-        self._target2d = np.zeros((1, f), dtype=np.float32)
+        # target and output side by side in one buffer: decide() checks both with one call
+        self._io = np.zeros((1, f + n), dtype=np.float32)
+        self._target2d, self._output2d = self._io[:, :f], self._io[:, f:]
         self._params2d = self.info.initial_params.reshape(1, n).copy()
-        self._output2d = np.zeros((1, n), dtype=np.float32)
         self.target = self._target2d[0]
         self.params = self._params2d[0]
         self.output = self._output2d[0]
+        self._io_view, self._target_view = memoryview(self._io[0]), memoryview(self.target)
+        self._params_view, self._output_view = memoryview(self.params), memoryview(self.output)
         self._binding = session.io_binding()
         self._binding.bind_ortvalue_input("target", ort.OrtValue.ortvalue_from_numpy(self._target2d))
         self._binding.bind_ortvalue_input("params", ort.OrtValue.ortvalue_from_numpy(self._params2d))
@@ -228,19 +231,20 @@ class Policy:
     def decide(self) -> int:
         """One decision from the frame in :attr:`target` and the state in :attr:`params`.
 
-        Refuses a target with a NaN, inf or a magnitude above :data:`TARGET_LIMIT`; refuses a
-        non-finite model output (the state stays as it was). On success the new parameters
-        are in :attr:`output` and :attr:`params`.
+        Refuses a target with a NaN, inf or a norm above :data:`TARGET_LIMIT`; refuses a
+        non-finite (or absurd) model output. Either way the state stays as it was. On success
+        the new parameters are in :attr:`output` and :attr:`params`.
+
+        The model runs first, then ONE ``math.hypot`` over target and output (adjacent in one
+        buffer) checks both, and a memoryview copy updates the state: between packets the
+        caches are cold, and four numpy reductions plus a numpy copy cost ~14 µs there.
 
         :return: :data:`OK`, :data:`BAD_TARGET` or :data:`BAD_OUTPUT`.
         """
-        target, output = self.target, self.output
-        if not (target.max() <= TARGET_LIMIT and target.min() >= -TARGET_LIMIT):  # NaN compares False
-            return BAD_TARGET
         self._run()
-        if not (output.max() < math.inf and output.min() > -math.inf):  # NaN compares False
-            return BAD_OUTPUT
-        self.params[:] = self.output
+        if not hypot(*self._io_view) <= TARGET_LIMIT:  # NaN compares False; inf and huge exceed
+            return BAD_TARGET if not hypot(*self._target_view) <= TARGET_LIMIT else BAD_OUTPUT
+        self._params_view[:] = self._output_view
         return OK
 
     def step(self, target: np.ndarray) -> np.ndarray:

@@ -59,6 +59,13 @@ def test_bad_targets_are_refused(policy_path: Path, bad: float) -> None:
     np.testing.assert_array_equal(policy.params, INITIAL)
 
 
+def test_a_frame_with_a_huge_norm_is_refused(policy_path: Path) -> None:
+    policy = Policy(policy_path)
+    policy.target[:] = [8e6, 8e6, -10.0]  # each value below TARGET_LIMIT, the frame's norm above it
+    assert policy.decide() == BAD_TARGET
+    np.testing.assert_array_equal(policy.params, INITIAL)
+
+
 def test_non_finite_output_keeps_the_state(nan_policy_path: Path) -> None:
     policy = Policy(nan_policy_path)
     policy.target[:] = [-30.0, 10.0, -20.0]  # sums below zero: log gives NaN
