@@ -91,12 +91,10 @@ class AfterstateQNetwork(QNetwork):
 
     def values(self, y: th.Tensor, rows: th.Tensor) -> th.Tensor:
         """``W(y)[rows]``: afterstate values ``[B, K]`` of rows ``[B, K]`` (or ``[K]``) for targets ``[B, F]``."""
-        hidden = self.q_net[:-1](y)
-        last, flat = self.q_net[-1], rows.reshape(-1)
-        weight, bias = last.weight.index_select(0, flat), last.bias.index_select(0, flat).reshape(rows.shape)
+        hidden, last = self.q_net[:-1](y), self.q_net[-1]
         if rows.dim() == 1:
-            return hidden @ weight.T + bias
-        return (weight.reshape(*rows.shape, -1) @ hidden.unsqueeze(-1)).squeeze(-1) + bias
+            return hidden @ last.weight[rows].T + last.bias[rows]
+        return (last.weight[rows] @ hidden.unsqueeze(-1)).squeeze(-1) + last.bias[rows]
 
     def forward(self, obs: th.Tensor) -> th.Tensor:
         g = self.grid
