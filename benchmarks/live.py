@@ -4,7 +4,8 @@ Servers, each in its own process, measured in the same run by the same client, i
 block of round trips to each server in rotation, so that other load and speed changes of the
 (virtual) CPU hit all of them alike):
 
-- ``rlimpro serve``: our server (raw socket, float-only codec, pre-bound onnxruntime);
+- ``rlimpro serve``: our server as users start it (raw socket, float-only codec, pre-bound
+  onnxruntime, the model warmed while idle);
 - ``python-osc + SB3``: the usual way — ThreadingOSCUDPServer + Dispatcher, the env's numpy
   observation, ``model.predict(deterministic=True)``, the numpy decoder, SimpleUDPClient;
 - ``python-osc + onnxruntime``: DESIGN.md §7's reference — the same python-osc plumbing

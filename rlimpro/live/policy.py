@@ -247,6 +247,15 @@ class Policy:
         self._params_view[:] = self._output_view
         return OK
 
+    def warm(self) -> None:
+        """Run the model once on the buffers as they are, changing no state.
+
+        Between frames (11.6 ms apart) the machine evicts onnxruntime's code and data from the
+        caches, and a cold decision takes several times longer than a warm one; the server
+        calls this while it waits so that the next real frame finds them warm.
+        """
+        self._run()
+
     def step(self, target: np.ndarray) -> np.ndarray:
         """Copy one frame of F raw descriptors in and decide (a convenience for tests and checks).
 

@@ -70,6 +70,36 @@ def running(policy_path: Path) -> Iterator[tuple[Server, Client]]:
     yield from _run(policy_path)
 
 
+def test_warming_while_idle_changes_nothing(policy_path: Path) -> None:
+    """Idle gaps of many warm-up runs between frames leave the replies those of the model."""
+    server = Server(Policy(policy_path), port=0, warm_ms=0.2)
+    runs = 0
+    warm = server.policy.warm
+
+    def counted_warm() -> None:
+        nonlocal runs
+        runs += 1
+        warm()
+
+    server.policy.warm = counted_warm
+    client = Client(server.address)
+    server.reply = ("127.0.0.1", client.port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    reference = Policy(policy_path)
+    try:
+        for frame in random_targets(20):
+            threading.Event().wait(0.01)
+            np.testing.assert_array_equal(client.target(frame), reference.step(frame))
+    finally:
+        server.stop()
+        thread.join(5)
+        server.close()
+        client.sock.close()
+    assert runs >= 20, "the server never warmed the model while idle"
+    assert server.stats()["socket_errors"] == 0
+
+
 def test_replies_equal_the_model_output(running: tuple[Server, Client], policy_path: Path) -> None:
     server, client = running
     reference = Policy(policy_path)
