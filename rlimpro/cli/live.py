@@ -17,8 +17,8 @@ def serve(
     port: int = typer.Option(6666, "--port", help="UDP port receiving /rlimpro/target, /rlimpro/reset, /rlimpro/ping."),
     reply_host: str = typer.Option("127.0.0.1", "--reply-host", help="Host that receives /rlimpro/params and /rlimpro/pong."),
     reply_port: int = typer.Option(6667, "--reply-port", help="UDP port of the reply host."),
-    warm_ms: float = typer.Option(1.0, "--warm-ms", help="While idle, run the model every this many ms so that the next "
-                                                        "frame finds the caches warm (~3 % of a core; 0: off)."),
+    warm_ms: float = typer.Option(2.0, "--warm-ms", help="While idle, run the model every this many ms so that the next "
+                                                        "frame finds the caches warm (~10 % of a core while idle; 0: off)."),
     stats: bool = typer.Option(False, "--stats", help="Print one status line per second: messages/s, median/p99 decision time."),
 ) -> None:
     """Serve a policy over OSC/UDP: musician descriptors in, synth parameters out (Ctrl-C stops)."""
