@@ -83,7 +83,7 @@ def _afterstate_head(model: Any) -> Any:
     It is :class:`~rlimpro.afterstate.AfterstateQNetwork`'s forward minus the observation
     slicing and the grid arithmetic: the graph already has the normalised target, the
     neighbour distances and the rows those moves land on (it needs them for the distances).
-    About 20 fewer nodes than exporting ``q_net(obs)``, so ~35 % less time per live decision.
+    17 fewer nodes (40, not 57) than exporting ``q_net(obs)``: 25-30 % less time per live decision.
     """
     import torch
 
