@@ -71,8 +71,9 @@ def running(policy_path: Path) -> Iterator[tuple[Server, Client]]:
 
 
 def test_warming_while_idle_changes_nothing(policy_path: Path) -> None:
-    """Idle gaps of many warm-up runs between frames leave the replies those of the model."""
-    server = Server(Policy(policy_path), port=0, warm_ms=0.2)
+    """Warm-up runs in the gaps between frames, off during a burst and back on after it,
+    leave the replies those of the model."""
+    server = Server(Policy(policy_path), port=0, warm_ms=0.5)
     runs = 0
     warm = server.policy.warm
 
@@ -87,16 +88,22 @@ def test_warming_while_idle_changes_nothing(policy_path: Path) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     reference = Policy(policy_path)
+    frames = iter(random_targets(240))
+    runs_after = []
     try:
-        for frame in random_targets(20):
-            threading.Event().wait(0.01)
-            np.testing.assert_array_equal(client.target(frame), reference.step(frame))
+        for gap_s, count in ((0.01, 20), (0.0, 200), (0.01, 20)):
+            for _ in range(count):
+                threading.Event().wait(gap_s)
+                frame = next(frames)
+                np.testing.assert_array_equal(client.target(frame), reference.step(frame))
+            runs_after.append(runs)
     finally:
         server.stop()
         thread.join(5)
         server.close()
         client.sock.close()
-    assert runs >= 20, "the server never warmed the model while idle"
+    assert runs_after[0] >= 20, "the server never warmed the model between frames"
+    assert runs_after[2] - runs_after[1] >= 19, "warming did not resume after a burst"
     assert server.stats()["socket_errors"] == 0
 
 
