@@ -115,19 +115,20 @@ def run_dir_for(root: str | Path, synth: str, run_id: str | None, algo: str) -> 
 def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, Any]:
     train_sec = setup.sections["train"]
     tpath = table_path(root, setup.cfg.synth)
+    algo, core = str(train_sec.get("algo", "avi")), setup.core()
     return {
         "rlimpro_version": __version__,
         "synth": setup.cfg.synth,
         "profile": setup.sections["profile"],
-        "algo": str(train_sec.get("algo", "avi")),
+        "algo": algo,
         "action_space": setup.cfg.action_space,
         "step": setup.cfg.step,
         "features": setup.cfg.features,
         "n_params": setup.cfg.n_params,
         "initial_params": setup.cfg.initial_params,
         "interpolate": setup.cfg.interpolate,
-        "obs_dim": setup.core().obs_dim,
-        "policy": _policy_kind(setup, str(train_sec.get("algo", "avi"))),
+        "obs_dim": core.obs_dim,
+        "policy": _policy_kind(core, algo),
         "table": {"path": str(tpath.relative_to(root)), "sha256": setup.table.sha256,
                   "n_params": setup.table.n_params, "subdiv": setup.table.subdiv},
         "corpus": setup.cfg.corpus,
@@ -138,12 +139,11 @@ def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, A
     }
 
 
-def _policy_kind(setup: Setup, algo: str) -> str:
+def _policy_kind(core: Any, algo: str) -> str:
     """``afterstate`` (``avi``: Q = reward read off the observation + afterstate value) or ``mlp``."""
     if algo != "avi":
         return "mlp"
-    core = setup.core()
-    if setup.cfg.neighbours != "all" or not core.on_grid:
+    if core.cfg.neighbours != "all" or not core.on_grid:
         raise RlimproError("params.yaml: train.algo avi needs env.neighbours: all, discrete actions, "
                            "interpolate: false and a whole number of env.step_cells")
     return "afterstate"
@@ -214,15 +214,15 @@ def _make_model(config: dict[str, Any], setup: Setup, env: Any, tb_dir: Path) ->
     algo = config["algo"]
     kwargs = dict((train_sec.get("algos") or {}).get(algo) or {})
     policy_kwargs = dict(train_sec.get("policy_kwargs") or {})
-    policy = "MlpPolicy"
-    core = setup.core()
-    if config["policy"] == "afterstate":
+    policy, afterstate = "MlpPolicy", config["policy"] == "afterstate"
+    if afterstate:
         from rlimpro.afterstate import grid_spec
 
+        core = setup.core()
         policy, policy_kwargs["grid"] = "AfterstatePolicy", grid_spec(core, float(kwargs.get("gamma", 0.99)))
     model = _algo_class(algo)(policy, env, seed=int(train_sec.get("seed", 0)), device="cpu",
                               tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs or None, verbose=0, **kwargs)
-    if config["policy"] == "afterstate":
+    if afterstate:
         model.attach(core.points, core.weights)
     return model
 
