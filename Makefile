@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 git make gcc
 
-.PHONY: demo test test-fast bench system venv clean-venv
+.PHONY: demo test test-fast bench system venv hotloop clean-venv
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -15,6 +15,7 @@ DUET_TAKE ?= 01_corpus/demo/audio/flute.ogg
 
 ## demo: install everything (apt + .venv), run the whole default DAG, then an offline duet
 demo: system venv
+	$(MAKE) hotloop || echo "warning: the C hot path did not build; rlimpro serve will answer in Python"
 	dvc repro
 	rlimpro replay $(DUET_TAKE) --model 00_synths/$(DUET_SYNTH)/policy.onnx -o out/duet_$(DUET_SYNTH).wav
 
@@ -36,15 +37,26 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 ## test: the whole test suite (real Pd, real onnxruntime, real sockets)
-test: system venv
+test: system venv hotloop
 	pytest -q
 
+## hotloop: the live server's C hot path (rlimpro/live/_hotloop.so; `serve` falls back to Python without it)
+HOTLOOP := rlimpro/live/_hotloop.so
+ORT_INCLUDE := third_party/onnxruntime/include
+hotloop: $(HOTLOOP)
+
+$(HOTLOOP): rlimpro/live/hotloop.c $(ORT_INCLUDE)/onnxruntime_c_api.h
+	gcc -O2 -Wall -Wextra -std=c11 -D_GNU_SOURCE -shared -fPIC -I $(ORT_INCLUDE) $< -o $@ -ldl -lm
+
+$(ORT_INCLUDE)/onnxruntime_c_api.h:
+	sh tools/fetch-ort-headers.sh $(ORT_INCLUDE)
+
 ## test-fast: skip tests marked slow
-test-fast: venv
+test-fast: venv hotloop
 	pytest -q -m "not slow"
 
 ## bench: every benchmark in benchmarks/, each prints its ratio to a baseline
-bench: system venv
+bench: system venv hotloop
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean-venv:

@@ -4,8 +4,11 @@ Servers, each in its own process, measured in the same run by the same client, i
 block of round trips to each server in rotation, so that other load and speed changes of the
 (virtual) CPU hit all of them alike):
 
-- ``rlimpro serve``: our server as users start it (raw socket, float-only codec, pre-bound
-  onnxruntime, the model warmed while idle);
+- ``rlimpro serve``: our server as users start it (targets answered by the C hot path when
+  built — raw socket, float-only codec, pre-bound onnxruntime C session, the model warmed while
+  idle — else in Python);
+- ``rlimpro serve --engine python``: the same server answering in Python (when the C hot path
+  is built; otherwise the row above is this one);
 - ``python-osc + SB3``: the usual way — ThreadingOSCUDPServer + Dispatcher, the env's numpy
   observation, ``model.predict(deterministic=True)``, the numpy decoder, SimpleUDPClient;
 - ``python-osc + onnxruntime``: DESIGN.md §7's reference — the same python-osc plumbing
@@ -51,6 +54,7 @@ from rlimpro.live import osc  # noqa: E402
 
 TARGET, PARAMS = osc.TARGET, osc.PARAMS
 OURS, SB3, REFERENCE = "rlimpro serve", "python-osc + SB3 predict", "python-osc + onnxruntime"
+OURS_PYTHON = "rlimpro serve --engine python"
 FLOOR = "floor: raw UDP echo, no model"
 
 
@@ -240,6 +244,7 @@ def main() -> None:
         baseline_server(args.baseline, args.root, args.run, args.model, args.port, args.reply_port)
         return
 
+    from rlimpro.live import hotloop
     from rlimpro.live.policy import Policy
 
     with tempfile.TemporaryDirectory(prefix="rlimpro-bench-live-") as tmp:
@@ -258,9 +263,13 @@ def main() -> None:
         placements = {"one-cpu": {cpu}, "free": allowed}
         for placement in ("one-cpu", "free") if args.placement == "both" else (args.placement,):
             os.sched_setaffinity(0, placements[placement])  # the servers started below inherit it
-            ports = {name: free_port() for name in (OURS, SB3, REFERENCE, FLOOR)}
+            names = (OURS, OURS_PYTHON, SB3, REFERENCE, FLOOR) if hotloop.available() else (OURS, SB3, REFERENCE, FLOOR)
+            ports = {name: free_port() for name in names}
+            ours = [str(exe), "serve", str(model), "--reply-port", str(reply)]
             commands = {
-                OURS: [str(exe), "serve", str(model), "--port", str(ports[OURS]), "--reply-port", str(reply)],
+                OURS: [*ours, "--port", str(ports[OURS])],
+                **({OURS_PYTHON: [*ours, "--port", str(ports[OURS_PYTHON]), "--engine", "python"]}
+                   if OURS_PYTHON in names else {}),
                 SB3: _baseline_cmd("sb3", root, run, model, ports[SB3], reply),
                 REFERENCE: _baseline_cmd("onnx", root, run, model, ports[REFERENCE], reply),
                 FLOOR: _baseline_cmd("echo", root, run, model, ports[FLOOR], reply),
@@ -300,13 +309,13 @@ def _report(servers: dict[str, dict[str, np.ndarray]], what: str, info: object, 
     print(f"{args.flat} round trips flat out, {args.paced} paced at hop/sr = {info.frame_period * 1000:.1f} ms "
           f"per server, in turns of {TURN['flat out']} / {TURN['paced']} (after {WARM_UP} warm-up each; "
           f"{SETTLE['flat out']} / {SETTLE['paced']} unrecorded at the start of each turn)")
-    print(f"{'server':<32}{'mode':<10}{'median µs':>11}{'p99 µs':>10}{'ratio med':>11}{'ratio p99':>11}")
+    print(f"{'server':<34}{'mode':<10}{'median µs':>11}{'p99 µs':>10}{'ratio med':>11}{'ratio p99':>11}")
     for name, results in servers.items():
         for mode, times in results.items():
             med, p99 = np.median(times), np.percentile(times, 99)
             ref = ours[mode]
             r_med, r_p99 = med / np.median(ref), p99 / np.percentile(ref, 99)
-            print(f"{name:<32}{mode:<10}{med:11.1f}{p99:10.1f}{r_med:10.2f}x{r_p99:10.2f}x")
+            print(f"{name:<34}{mode:<10}{med:11.1f}{p99:10.1f}{r_med:10.2f}x{r_p99:10.2f}x")
     for mode in ours:
         med, p99 = np.median(ours[mode]), np.percentile(ours[mode], 99)
         ratios = [(label, np.percentile(servers[name][mode], 99) / p99)

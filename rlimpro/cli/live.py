@@ -19,12 +19,14 @@ def serve(
     reply_port: int = typer.Option(6667, "--reply-port", help="UDP port of the reply host."),
     warm_ms: float = typer.Option(2.0, "--warm-ms", help="While idle, run the model every this many ms so that the next "
                                                         "frame finds the caches warm (~10 % of a core while idle; 0: off)."),
+    engine: str = typer.Option("auto", "--engine", help="Who answers targets: c (the C hot path, built by "
+                                                       "`make hotloop`), python, or auto (c when built)."),
     stats: bool = typer.Option(False, "--stats", help="Print one status line per second: messages/s, median/p99 decision time."),
 ) -> None:
     """Serve a policy over OSC/UDP: musician descriptors in, synth parameters out (Ctrl-C stops)."""
     from rlimpro.live.server import serve as run
 
-    counts = run(model, host=host, port=port, reply_host=reply_host, reply_port=reply_port, warm_ms=warm_ms, stats=stats,
+    counts = run(model, host=host, port=port, reply_host=reply_host, reply_port=reply_port, warm_ms=warm_ms, engine=engine, stats=stats,
                  write=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
     console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped, "
                   f"{counts['bad_output']} non-finite outputs withheld", highlight=False, soft_wrap=True)

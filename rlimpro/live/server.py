@@ -12,6 +12,8 @@ handled or dropped and counted; it never stops the server and never sends a non-
 
 from __future__ import annotations
 
+import errno
+import signal
 import socket
 import threading
 import time
@@ -22,22 +24,25 @@ from pathlib import Path
 import numpy as np
 
 from rlimpro.errors import RlimproError
-from rlimpro.live import osc
+from rlimpro.live import hotloop, osc
+from rlimpro.live.hotloop import HotLoop
 from rlimpro.live.policy import BAD_TARGET, OK, Policy
 
-__all__ = ["COUNTERS", "DROPPED", "Server", "serve"]
+__all__ = ["COUNTERS", "DROPPED", "ENGINES", "Server", "serve"]
 
 #: every counter the server keeps, in the order of :meth:`Server.stats`
 COUNTERS = (
     "received", "targets", "sent", "resets", "pings", "bundles",
     "malformed", "oversize", "wrong_count", "wrong_type", "bad_value", "unknown_address",
-    "bad_output", "socket_errors",
+    "bad_output", "socket_errors", "warmups",
 )
 #: the counters of dropped packets or messages
 DROPPED = ("malformed", "oversize", "wrong_count", "wrong_type", "bad_value", "unknown_address")
 (RECEIVED, TARGETS, SENT, RESETS, PINGS, BUNDLES, MALFORMED, OVERSIZE, WRONG_COUNT, WRONG_TYPE,
- BAD_VALUE, UNKNOWN_ADDRESS, BAD_OUTPUT, SOCKET_ERRORS) = range(len(COUNTERS))
+ BAD_VALUE, UNKNOWN_ADDRESS, BAD_OUTPUT, SOCKET_ERRORS, WARMUPS) = range(len(COUNTERS))
 
+#: the values of ``serve --engine``
+ENGINES = ("auto", "c", "python")
 _RING = 1 << 16  # decision times kept for statistics
 
 
@@ -61,15 +66,22 @@ class Server:
         (:meth:`Policy.warm`) and wait again, so that the next frame finds the caches warm;
         0 never does. The default, 2 ms, costs about 10 % of one core while idle. While
         packets come closer together than that, the server waits without a timeout.
-    :raises RlimproError: if the port cannot be bound or a host cannot be resolved.
+    :param engine: ``"c"`` answers well-formed targets in the C hot path
+        (:mod:`rlimpro.live.hotloop`, built by ``make hotloop``), ``"python"`` in Python,
+        ``"auto"`` in C when it is built. Everything else is handled in Python either way.
+    :raises RlimproError: if the port cannot be bound, a host cannot be resolved or the C
+        hot path is asked for but cannot run.
     """
 
     def __init__(self, policy: Policy, host: str = "127.0.0.1", port: int = 6666,
-                 reply_host: str = "127.0.0.1", reply_port: int = 6667, warm_ms: float = 2.0) -> None:
+                 reply_host: str = "127.0.0.1", reply_port: int = 6667, warm_ms: float = 2.0,
+                 engine: str = "auto") -> None:
         if not 0 <= port <= 65535 or not 1 <= reply_port <= 65535:
             raise RlimproError(f"ports must be within 1-65535 (got --port {port}, --reply-port {reply_port})")
         if not 0 <= warm_ms < 1e6:
             raise RlimproError(f"--warm-ms must be 0 (off) or a positive number of milliseconds (got {warm_ms})")
+        if engine not in ENGINES:
+            raise RlimproError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
         self.policy = policy
         self.reply = _resolve(reply_host, reply_port)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -85,10 +97,14 @@ class Server:
         self._reader = osc.FloatReader(self._buffer, osc.TARGET, info.n_features)
         self._writer = osc.FloatWriter(osc.PARAMS, info.n_params)
         self._pong = osc.encode_message(osc.PONG, [info.synth, info.n_params, info.n_features])
-        self._counts = [0] * len(COUNTERS)
+        self._counts = array("q", bytes(8 * len(COUNTERS)))
         self._times = array("q", bytes(8 * _RING))
-        self._n_timed = 0
+        self._timed = array("q", [0])
         self._stopping = False
+        self._warm_ms = warm_ms
+        self._hot = HotLoop(policy) if engine == "c" or (engine == "auto" and hotloop.available()) else None
+        #: which engine answers well-formed targets: "c" or "python"
+        self.engine = "c" if self._hot else "python"
 
     @property
     def address(self) -> tuple[str, int]:
@@ -97,24 +113,27 @@ class Server:
 
     def stats(self) -> dict[str, int]:
         """A snapshot of the counters, plus ``dropped``, their sum over :data:`DROPPED`."""
-        counts = dict(zip(COUNTERS, list(self._counts)))
+        counts = dict(zip(COUNTERS, self._counts.tolist()))
         counts["dropped"] = sum(counts[name] for name in DROPPED)
         return counts
 
     @property
     def n_decisions(self) -> int:
         """How many packets have been timed so far (all of them, fast or slow path)."""
-        return self._n_timed
+        return self._timed[0]
 
     def recent_times_us(self, count: int) -> np.ndarray:
         """Handling times of the last ``count`` packets (at most 65536), in microseconds."""
-        end = self._n_timed
+        end = self._timed[0]
         count = min(count, end, _RING)
         idx = np.arange(end - count, end) & (_RING - 1)
         return np.frombuffer(self._times, dtype=np.int64)[idx] / 1000.0
 
     def serve_forever(self) -> None:
         """Receive and answer until :meth:`stop` is called (or KeyboardInterrupt)."""
+        if self._hot is not None:
+            self._serve_in_c()
+            return
         recv_into, sendto = self._sock.recv_into, self._sock.sendto
         buffer = self._buffer
         startswith, prefix, size = buffer.startswith, self._reader.prefix, self._reader.size
@@ -122,7 +141,7 @@ class Server:
         target, output, decide = self.policy.target, self.policy.output, self.policy.decide
         outgoing, packet, reply = self._writer.values, self._writer.packet, self.reply
         copyto, clock = np.copyto, time.perf_counter_ns
-        counts, times, mask = self._counts, self._times, _RING - 1
+        counts, times, timed, mask = self._counts, self._times, self._timed, _RING - 1
         slow, warm = self._slow, self.policy.warm
         # a timed wait costs a poll per packet: while packets come closer together than warm_ms
         # ("streaming"), wait without one; the first gap after a pause switches warming back on
@@ -150,13 +169,30 @@ class Server:
                         counts[BAD_VALUE if status == BAD_TARGET else BAD_OUTPUT] += 1
                 else:
                     slow(n)
-                i = self._n_timed
+                i = timed[0]
                 times[i & mask] = clock() - t0
-                self._n_timed = i + 1
+                timed[0] = i + 1
             except TimeoutError:  # nothing arrived for warm_ms
                 warm()
+                counts[WARMUPS] += 1
             except OSError:
                 counts[SOCKET_ERRORS] += 1
+
+    def _serve_in_c(self) -> None:
+        hot, sock, buffer, prefix, packet = self._hot, self._sock, self._buffer, self._reader.prefix, self._writer.packet
+        counts, times, timed, clock = self._counts, self._times, self._timed, time.perf_counter_ns
+        while not self._stopping:
+            n = hot.serve(sock, self.reply, buffer, prefix, packet, counts, times, timed, self._warm_ms)
+            if n < 0:  # EINTR: a signal (Ctrl-C raises KeyboardInterrupt here); else a socket error
+                if -n != errno.EINTR:
+                    counts[SOCKET_ERRORS] += 1
+                continue
+            t0 = clock()
+            counts[RECEIVED] += 1
+            self._slow(n)
+            i = timed[0]
+            times[i & (_RING - 1)] = clock() - t0
+            timed[0] = i + 1
 
     def stop(self) -> None:
         """Make :meth:`serve_forever` return (wakes the blocking recv with an empty datagram)."""
@@ -166,8 +202,10 @@ class Server:
             sock.sendto(b"", ("127.0.0.1" if host == "0.0.0.0" else host, port))
 
     def close(self) -> None:
-        """Release the socket."""
+        """Release the socket (and the C session)."""
         self._sock.close()
+        if self._hot is not None:
+            self._hot.close()
 
     def __enter__(self) -> Server:
         return self
@@ -241,6 +279,8 @@ class Server:
 
 
 def _report(server: Server, write: Callable[[str], None], done: threading.Event, interval: float = 1.0) -> None:
+    # Ctrl-C must reach the serving thread: the C hot path returns to Python only when its wait is interrupted
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     last = server.stats()
     last_n, last_t = server.n_decisions, time.monotonic()
     while not done.wait(interval):
@@ -255,7 +295,7 @@ def _report(server: Server, write: Callable[[str], None], done: threading.Event,
 
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 6666, reply_host: str = "127.0.0.1",
-          reply_port: int = 6667, warm_ms: float = 2.0, stats: bool = False, write: Callable[[str], None] = print,
+          reply_port: int = 6667, warm_ms: float = 2.0, engine: str = "auto", stats: bool = False, write: Callable[[str], None] = print,
           on_ready: Callable[[Server], None] | None = None) -> dict[str, int]:
     """Load ``model`` and serve it until interrupted.
 
@@ -263,6 +303,7 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 6666, reply
     :param host: listen address; ``port``: listen port.
     :param reply_host: where replies go; ``reply_port``: their port.
     :param warm_ms: keep the model warm while idle (see :class:`Server`).
+    :param engine: "auto", "c" or "python" (see :class:`Server`).
     :param stats: print one status line per second (messages/s, median/p99 decision time).
     :param write: where the start-up and status lines go.
     :param on_ready: called with the bound server before serving (e.g. to start a client).
@@ -270,10 +311,10 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 6666, reply
     """
     policy = Policy(model)
     info = policy.info
-    with Server(policy, host, port, reply_host, reply_port, warm_ms) as server:
+    with Server(policy, host, port, reply_host, reply_port, warm_ms, engine) as server:
         listen = server.address
         write(f"serving {info.path.name} (synth {info.synth}) on {listen[0]}:{listen[1]}, replies to "
-              f"{server.reply[0]}:{server.reply[1]}; Ctrl-C stops")
+              f"{server.reply[0]}:{server.reply[1]}, {server.engine} engine; Ctrl-C stops")
         write(f"/rlimpro/target: {info.n_features} floats ({','.join(info.features)}) -> "
               f"/rlimpro/params: {info.n_params} floats ({','.join(info.param_names)})")
         done = threading.Event()

@@ -16,6 +16,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from rlimpro.live import hotloop
+
 FEATURES = ["loudness", "centroid", "flatness"]
 N_PARAMS = 2
 MEAN = np.array([-30.0, 2000.0, -20.0], dtype=np.float32)
@@ -110,3 +112,13 @@ def policy_path(tmp_path: Path) -> Path:
 def nan_policy_path(tmp_path: Path) -> Path:
     """A valid policy whose output is NaN when the target sums below zero."""
     return build_policy(tmp_path / "nan.onnx", kind="nan")
+
+
+#: both server engines; the C one needs `make hotloop` (which `make test` runs first)
+ENGINES = ["python", pytest.param("c", marks=pytest.mark.skipif(not hotloop.available(), reason="run `make hotloop`"))]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine answering targets in the server under test."""
+    return request.param

@@ -17,13 +17,13 @@ from tests.live.conftest import free_udp_port, random_targets
 RLIMPRO = str(Path(sys.executable).parent / "rlimpro")
 
 
-def test_serve_answers_and_stops_on_ctrl_c(policy_path: Path) -> None:
+def test_serve_answers_and_stops_on_ctrl_c(policy_path: Path, engine: str) -> None:
     port = free_udp_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         client.bind(("127.0.0.1", 0))
         client.settimeout(0.3)
         proc = subprocess.Popen([RLIMPRO, "serve", str(policy_path), "--port", str(port),
-                                 "--reply-port", str(client.getsockname()[1]), "--stats"],
+                                 "--reply-port", str(client.getsockname()[1]), "--stats", "--engine", engine],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 60
@@ -46,7 +46,7 @@ def test_serve_answers_and_stops_on_ctrl_c(policy_path: Path) -> None:
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
-    assert "msg/s" in out and "decision median" in out
+    assert f"{engine} engine" in out and "msg/s" in out and "decision median" in out
     assert "stopped: 20 targets, 20 replies, 1 dropped" in out
 
 

@@ -14,7 +14,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 
 from rlimpro.errors import RlimproError
-from rlimpro.live import osc
+from rlimpro.live import hotloop, osc
 from rlimpro.live.policy import Policy
 from rlimpro.live.server import Server
 
@@ -49,8 +49,9 @@ class Client:
         return tuple(message.params)
 
 
-def _run(policy_path: Path) -> Iterator[tuple[Server, Client]]:
-    server = Server(Policy(policy_path), port=0)
+def _run(policy_path: Path, engine: str) -> Iterator[tuple[Server, Client]]:
+    server = Server(Policy(policy_path), port=0, engine=engine)
+    assert server.engine == engine
     client = Client(server.address)
     server.reply = ("127.0.0.1", client.port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -66,23 +67,14 @@ def _run(policy_path: Path) -> Iterator[tuple[Server, Client]]:
 
 
 @pytest.fixture
-def running(policy_path: Path) -> Iterator[tuple[Server, Client]]:
-    yield from _run(policy_path)
+def running(policy_path: Path, engine: str) -> Iterator[tuple[Server, Client]]:
+    yield from _run(policy_path, engine)
 
 
-def test_warming_while_idle_changes_nothing(policy_path: Path) -> None:
+def test_warming_while_idle_changes_nothing(policy_path: Path, engine: str) -> None:
     """Warm-up runs in the gaps between frames, off during a burst and back on after it,
     leave the replies those of the model."""
-    server = Server(Policy(policy_path), port=0, warm_ms=0.5)
-    runs = 0
-    warm = server.policy.warm
-
-    def counted_warm() -> None:
-        nonlocal runs
-        runs += 1
-        warm()
-
-    server.policy.warm = counted_warm
+    server = Server(Policy(policy_path), port=0, warm_ms=0.5, engine=engine)
     client = Client(server.address)
     server.reply = ("127.0.0.1", client.port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -96,7 +88,7 @@ def test_warming_while_idle_changes_nothing(policy_path: Path) -> None:
                 threading.Event().wait(gap_s)
                 frame = next(frames)
                 np.testing.assert_array_equal(client.target(frame), reference.step(frame))
-            runs_after.append(runs)
+            runs_after.append(server.stats()["warmups"])
     finally:
         server.stop()
         thread.join(5)
@@ -171,8 +163,8 @@ def test_malformed_packets_are_dropped_and_counted(running: tuple[Server, Client
     np.testing.assert_array_equal(client.target(frame), Policy(policy_path).step(frame))
 
 
-def test_non_finite_output_is_never_sent(nan_policy_path: Path) -> None:
-    for server, client in _run(nan_policy_path):
+def test_non_finite_output_is_never_sent(nan_policy_path: Path, engine: str) -> None:
+    for server, client in _run(nan_policy_path, engine):
         client.send(osc.encode_floats(osc.TARGET, [-30.0, 10.0, -20.0]))
         assert client.ping()[0] == "testsynth"  # the pong is the next datagram: no NaN params
         assert server.stats()["bad_output"] == 1
@@ -184,3 +176,14 @@ def test_busy_port_is_a_user_error(policy_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         with pytest.raises(RlimproError, match="pick another --port"):
             Server(Policy(policy_path), port=sock.getsockname()[1])
+
+
+def test_engine_c_without_the_build_is_a_user_error(policy_path: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hotloop, "LIBRARY", tmp_path / "_hotloop.so")  # as before `make hotloop`
+    with pytest.raises(RlimproError, match="run `make hotloop` or serve with --engine python"):
+        Server(Policy(policy_path), port=0, engine="c")
+    with Server(Policy(policy_path), port=0, engine="auto") as server:
+        assert server.engine == "python"
+    with pytest.raises(RlimproError, match="--engine must be one of auto, c, python"):
+        Server(Policy(policy_path), port=0, engine="fast")

@@ -1,0 +1,192 @@
+/* The live server's hot path in C (optional; `make hotloop` builds rlimpro/live/_hotloop.so).
+ *
+ * rlimpro/live/hotloop.py loads this library with ctypes and calls hl_serve() with the GIL
+ * released. hl_serve() answers well-formed /rlimpro/target messages by itself: blocking recv
+ * into the server's buffer, big-endian floats into the policy's target buffer, one onnxruntime
+ * run through an IoBinding over the policy's own numpy buffers (so Python and C share one
+ * parameter state), the same norm check as Policy.decide, the reply packet, sendto. Any other
+ * datagram (reset, ping, bundles, bad counts, garbage, the stop wake-up) returns to Python,
+ * which handles it exactly as the pure-Python server does. Between frames it runs the model
+ * every warm_us to keep the caches warm, as Server does; while packets stream closer together
+ * than that it waits without a timeout.
+ *
+ * onnxruntime is dlopen'ed from the path Python gives (the wheel's capi/libonnxruntime.so.*),
+ * so nothing is linked at build time; the C API headers come from tools/fetch-ort-headers.sh.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <time.h>
+
+#include "onnxruntime_c_api.h"
+
+/* counter indices: the order of rlimpro.live.server.COUNTERS */
+enum { RECEIVED, TARGETS, SENT, RESETS, PINGS, BUNDLES, MALFORMED, OVERSIZE, WRONG_COUNT,
+       WRONG_TYPE, BAD_VALUE, UNKNOWN_ADDRESS, BAD_OUTPUT, SOCKET_ERRORS, WARMUPS, N_COUNTERS };
+
+#define TARGET_LIMIT 1e7
+
+typedef struct {
+    void *library;
+    const OrtApi *api;
+    OrtEnv *env;
+    OrtSession *session;
+    OrtIoBinding *binding;
+    OrtRunOptions *run_options;
+    OrtValue *values[3];
+    float *target, *params, *output; /* the policy's buffers; output follows target */
+    int n_features, n_params;
+} hl_policy;
+
+static int failed(const OrtApi *api, OrtStatus *status, char *error, size_t error_size) {
+    if (status == NULL) return 0;
+    snprintf(error, error_size, "%s", api->GetErrorMessage(status));
+    api->ReleaseStatus(status);
+    return 1;
+}
+
+void hl_close(hl_policy *p) {
+    if (p == NULL) return;
+    if (p->api != NULL) {
+        for (int i = 0; i < 3; i++) if (p->values[i]) p->api->ReleaseValue(p->values[i]);
+        if (p->binding) p->api->ReleaseIoBinding(p->binding);
+        if (p->run_options) p->api->ReleaseRunOptions(p->run_options);
+        if (p->session) p->api->ReleaseSession(p->session);
+        if (p->env) p->api->ReleaseEnv(p->env);
+    }
+    if (p->library) dlclose(p->library);
+    free(p);
+}
+
+/* Load `model` with the onnxruntime at `library` and bind target [1,F], params [1,N] and
+ * params_next [1,N] to the caller's buffers. Returns NULL with a message in `error` on failure. */
+hl_policy *hl_open(const char *library, const char *model, float *target, float *params, float *output,
+                   int n_features, int n_params, char *error, size_t error_size) {
+    hl_policy *p = calloc(1, sizeof *p);
+    if (p == NULL) { snprintf(error, error_size, "out of memory"); return NULL; }
+    p->target = target; p->params = params; p->output = output;
+    p->n_features = n_features; p->n_params = n_params;
+    p->library = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (p->library == NULL) { snprintf(error, error_size, "%s", dlerror()); hl_close(p); return NULL; }
+    const OrtApiBase *(*get_base)(void) = (const OrtApiBase *(*)(void))dlsym(p->library, "OrtGetApiBase");
+    if (get_base == NULL || (p->api = get_base()->GetApi(ORT_API_VERSION)) == NULL) {
+        snprintf(error, error_size, "%s has no onnxruntime C API version %d", library, ORT_API_VERSION);
+        hl_close(p); return NULL;
+    }
+    const OrtApi *api = p->api;
+    OrtSessionOptions *options = NULL;
+    OrtMemoryInfo *memory = NULL;
+    int64_t target_shape[2] = {1, n_features}, params_shape[2] = {1, n_params};
+    int bad = failed(api, api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "rlimpro", &p->env), error, error_size)
+        || failed(api, api->CreateSessionOptions(&options), error, error_size)
+        || failed(api, api->SetIntraOpNumThreads(options, 1), error, error_size)
+        || failed(api, api->SetInterOpNumThreads(options, 1), error, error_size)
+        || failed(api, api->SetSessionExecutionMode(options, ORT_SEQUENTIAL), error, error_size)
+        || failed(api, api->SetSessionGraphOptimizationLevel(options, ORT_ENABLE_ALL), error, error_size)
+        || failed(api, api->AddSessionConfigEntry(options, "session.intra_op.allow_spinning", "0"), error, error_size)
+        || failed(api, api->AddSessionConfigEntry(options, "session.inter_op.allow_spinning", "0"), error, error_size)
+        || failed(api, api->CreateSession(p->env, model, options, &p->session), error, error_size)
+        || failed(api, api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &memory), error, error_size)
+        || failed(api, api->CreateTensorWithDataAsOrtValue(memory, target, sizeof(float) * n_features, target_shape, 2,
+                                                           ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &p->values[0]), error, error_size)
+        || failed(api, api->CreateTensorWithDataAsOrtValue(memory, params, sizeof(float) * n_params, params_shape, 2,
+                                                           ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &p->values[1]), error, error_size)
+        || failed(api, api->CreateTensorWithDataAsOrtValue(memory, output, sizeof(float) * n_params, params_shape, 2,
+                                                           ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &p->values[2]), error, error_size)
+        || failed(api, api->CreateIoBinding(p->session, &p->binding), error, error_size)
+        || failed(api, api->BindInput(p->binding, "target", p->values[0]), error, error_size)
+        || failed(api, api->BindInput(p->binding, "params", p->values[1]), error, error_size)
+        || failed(api, api->BindOutput(p->binding, "params_next", p->values[2]), error, error_size)
+        || failed(api, api->CreateRunOptions(&p->run_options), error, error_size);
+    if (options) api->ReleaseSessionOptions(options);
+    if (memory) api->ReleaseMemoryInfo(memory);
+    if (bad) { hl_close(p); return NULL; }
+    return p;
+}
+
+/* One run of the model on the bound buffers (no state change). Returns 0, or -1 on an error. */
+int hl_run(hl_policy *p) {
+    OrtStatus *status = p->api->RunWithBinding(p->session, p->run_options, p->binding);
+    if (status == NULL) return 0;
+    p->api->ReleaseStatus(status);
+    return -1;
+}
+
+static double norm(const float *values, int count) {
+    double sum = 0.0;
+    for (int i = 0; i < count; i++) sum += (double)values[i] * values[i];
+    return sqrt(sum);
+}
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static uint32_t swap32(uint32_t v) { return __builtin_bswap32(v); }
+
+/* Serve until a datagram that is not a well-formed target arrives; return its size (it is in
+ * `buffer`), or -errno when recv fails (e.g. -EINTR on a signal). `prefix`/`prefix_size`: the
+ * target message's address and type tags; `packet`/`packet_size`: the preallocated reply, its
+ * floats at the end; `times`: a ring of `ring` handling times in ns (ring a power of two),
+ * `*n_timed` counts them; `counters`: N_COUNTERS int64s. */
+long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned char *buffer, long buffer_size,
+              const unsigned char *prefix, long prefix_size, unsigned char *packet, long packet_size,
+              int64_t *counters, int64_t *times, int64_t ring, int64_t *n_timed, int warm_us) {
+    const long size = prefix_size + 4L * p->n_features;
+    const int nf = p->n_features, np = p->n_params;
+    unsigned char *out = packet + packet_size - 4L * np;
+    const int64_t gap_ns = (int64_t)warm_us * 1000;
+    int64_t last = 0;
+    int streaming = 0;
+    struct pollfd waiting = {fd, POLLIN, 0};
+    for (;;) {
+        if (gap_ns && !streaming) {  /* wait at most warm_us; warm the model if nothing came */
+            struct timespec timeout = {gap_ns / 1000000000, gap_ns % 1000000000};
+            int ready = ppoll(&waiting, 1, &timeout, NULL);
+            if (ready == 0) { hl_run(p); counters[WARMUPS]++; continue; }
+            if (ready < 0) return -errno;
+        }
+        long n = recv(fd, buffer, buffer_size, 0);
+        if (n < 0) return -errno;
+        int64_t t0 = now_ns();
+        if (gap_ns) { streaming = t0 - last < gap_ns; }
+        last = t0;
+        if (n != size || memcmp(buffer, prefix, prefix_size) != 0) return n;
+        counters[RECEIVED]++;
+        counters[TARGETS]++;
+        for (int i = 0; i < nf; i++) {
+            uint32_t v;
+            memcpy(&v, buffer + prefix_size + 4 * i, 4);
+            v = swap32(v);
+            memcpy(p->target + i, &v, 4);
+        }
+        if (!(norm(p->target, nf) <= TARGET_LIMIT)) {
+            counters[BAD_VALUE]++;
+        } else if (hl_run(p) != 0 || !(norm(p->output, np) <= TARGET_LIMIT)) {
+            counters[BAD_OUTPUT]++;
+        } else {
+            memcpy(p->params, p->output, sizeof(float) * np);
+            for (int i = 0; i < np; i++) {
+                uint32_t v;
+                memcpy(&v, p->output + i, 4);
+                v = swap32(v);
+                memcpy(out + 4 * i, &v, 4);
+            }
+            if (sendto(fd, packet, packet_size, 0, (const struct sockaddr *)reply, sizeof *reply) == packet_size)
+                counters[SENT]++;
+            else
+                counters[SOCKET_ERRORS]++;
+        }
+        times[*n_timed & (ring - 1)] = now_ns() - t0;
+        ++*n_timed;
+    }
+}
