@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rlimpro.errors import RlimproError
-from rlimpro.live import hotloop, osc
+from rlimpro.live import osc
 from rlimpro.live.hotloop import HotLoop
 from rlimpro.live.policy import BAD_TARGET, OK, Policy
 
@@ -102,7 +102,17 @@ class Server:
         self._timed = array("q", [0])
         self._stopping = False
         self._warm_ms = warm_ms
-        self._hot = HotLoop(policy) if engine == "c" or (engine == "auto" and hotloop.available()) else None
+        self._hot: HotLoop | None = None
+        #: why ``auto`` answers in Python ("" when it does not)
+        self.fallback = ""
+        if engine != "python":
+            try:
+                self._hot = HotLoop(policy)
+            except RlimproError as exc:
+                if engine == "c":
+                    self._sock.close()
+                    raise
+                self.fallback = str(exc)
         #: which engine answers well-formed targets: "c" or "python"
         self.engine = "c" if self._hot else "python"
 
@@ -315,6 +325,8 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 6666, reply
         listen = server.address
         write(f"serving {info.path.name} (synth {info.synth}) on {listen[0]}:{listen[1]}, replies to "
               f"{server.reply[0]}:{server.reply[1]}, {server.engine} engine; Ctrl-C stops")
+        if server.fallback:
+            write(f"(answering in Python: {server.fallback})")
         write(f"/rlimpro/target: {info.n_features} floats ({','.join(info.features)}) -> "
               f"/rlimpro/params: {info.n_params} floats ({','.join(info.param_names)})")
         done = threading.Event()
