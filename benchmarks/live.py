@@ -26,7 +26,11 @@ frame rate (hop/sr ≈ 11.6 ms), under each CPU placement:
 Policy: the first synth with ``runs/main`` and ``policy.onnx``, else a synthetic 4-parameter
 project trained for a few seconds in a temp folder.
 
-    python benchmarks/live.py [--flat 20000] [--paced 2000] [--placement both] [--cpu N] [--project DIR]
+    python benchmarks/live.py [--flat 20000] [--paced 20000] [--placement one-cpu] [--cpu N] [--project DIR]
+
+The defaults follow the live issue: 20,000 round trips per server flat out and 20,000 at the
+frame rate. Paced, that is 20,000 × 11.6 ms ≈ 4 minutes per server, about 20 minutes in all
+(twice that with ``--placement both``); ``--paced 2000`` gives a quicker, noisier p99.
 
 Goals (per placement and mode): ours ≤ 100 µs median, ≤ 150 µs p99, and ≥ 3× better at p99
 than DESIGN.md §7's reference baseline (python-osc + onnxruntime); the ratio to the SB3
@@ -225,9 +229,10 @@ def policy_and_run(project: Path, work: Path) -> tuple[Path, Path, Path, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flat", type=int, default=20_000, help="round trips flat out per server")
-    parser.add_argument("--paced", type=int, default=2_000, help="round trips at the frame rate per server")
+    parser.add_argument("--paced", type=int, default=20_000, help="round trips at the frame rate per server "
+                                                                  "(20,000: about 4 minutes per server)")
     parser.add_argument("--project", type=Path, default=REPO, help="project whose first runs/main + policy.onnx to use")
-    parser.add_argument("--placement", choices=["free", "one-cpu", "both"], default="both",
+    parser.add_argument("--placement", choices=["free", "one-cpu", "both"], default="one-cpu",
                         help="free: the OS places client and servers; one-cpu: all pinned to --cpu; both: one table each")
     parser.add_argument("--cpu", type=int, help="the CPU of the one-cpu placement (default: the highest one allowed)")
     parser.add_argument("--baseline", choices=["sb3", "onnx", "echo"], help=argparse.SUPPRESS)
@@ -274,6 +279,8 @@ def main() -> None:
                 REFERENCE: _baseline_cmd("onnx", root, run, model, ports[REFERENCE], reply),
                 FLOOR: _baseline_cmd("echo", root, run, model, ports[FLOOR], reply),
             }
+            minutes = len(commands) * (args.paced * info.frame_period + args.flat * 5e-4) / 60
+            print(f"placement {placement}: {len(commands)} servers, about {minutes:.0f} minutes", flush=True)
             servers = measure(commands, ports, frames, sock, args.flat, args.paced, info.frame_period)
             _report(servers, what, info, args, f"{placement} (CPU {_cpus(placements[placement])})")
         os.sched_setaffinity(0, allowed)

@@ -112,7 +112,7 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()
             write(f"playing {audio.name} ({len(frames)} frames, {info.frame_period * 1000:.1f} ms apart) into "
-                  f"{synth} via {Path(model).name} on 127.0.0.1:{server.address[1]}; "
+                  f"{synth} via {Path(model).name} on 127.0.0.1:{server.address[1]} ({server.engine} engine); "
                   f"{'close the Pd window' if gui else 'Ctrl-C'} to stop")
             with open(log, "wb") as console:
                 proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
