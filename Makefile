@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 git make gcc
 
-.PHONY: demo test test-fast bench system venv hotloop clean-venv
+.PHONY: demo test test-fast bench system venv hotloop externals clean-venv
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -16,6 +16,7 @@ DUET_TAKE ?= 01_corpus/demo/audio/flute.ogg
 ## demo: install everything (apt + .venv), run the whole default DAG, then an offline duet
 demo: system venv
 	$(MAKE) hotloop || echo "warning: the C hot path did not build; rlimpro serve will answer in Python"
+	$(MAKE) externals || echo "warning: the Pd external [rlimpro_policy] did not build; play through rlimpro serve"
 	dvc repro
 	rlimpro replay $(DUET_TAKE) --model 00_synths/$(DUET_SYNTH)/policy.onnx -o out/duet_$(DUET_SYNTH).wav
 
@@ -37,7 +38,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 ## test: the whole test suite (real Pd, real onnxruntime, real sockets)
-test: system venv hotloop
+test: system venv hotloop externals
 	pytest -q
 
 ## hotloop: the live server's C hot path (rlimpro/live/_hotloop.so; `serve` falls back to Python without it)
@@ -45,14 +46,18 @@ HOTLOOP := rlimpro/live/_hotloop.so
 ORT_INCLUDE := third_party/onnxruntime/include
 hotloop: $(HOTLOOP)
 
-$(HOTLOOP): rlimpro/live/hotloop.c $(ORT_INCLUDE)/onnxruntime_c_api.h
+$(HOTLOOP): rlimpro/live/hotloop.c rlimpro/live/ort_policy.h $(ORT_INCLUDE)/onnxruntime_c_api.h
 	gcc -O2 -Wall -Wextra -std=c11 -D_GNU_SOURCE -shared -fPIC -I $(ORT_INCLUDE) $< -o $@ -ldl -lm
 
 $(ORT_INCLUDE)/onnxruntime_c_api.h:
 	sh tools/fetch-ort-headers.sh $(ORT_INCLUDE)
 
+## externals: the Pd external [rlimpro_policy] (pd_externals/rlimpro_policy.pd_linux), onnxruntime path baked in
+externals: venv $(ORT_INCLUDE)/onnxruntime_c_api.h
+	$(MAKE) -C pd_externals ORT_LIBRARY="$$($(PY) -c 'import rlimpro.live.hotloop as h; print(h.onnxruntime_library())')"
+
 ## test-fast: skip tests marked slow
-test-fast: venv hotloop
+test-fast: venv hotloop externals
 	pytest -q -m "not slow"
 
 ## bench: every benchmark in benchmarks/, each prints its ratio to a baseline

@@ -10,10 +10,10 @@
  * every warm_us to keep the caches warm, as Server does; while packets stream closer together
  * than that it waits without a timeout.
  *
- * onnxruntime is dlopen'ed from the path Python gives (the wheel's capi/libonnxruntime.so.*),
- * so nothing is linked at build time; the C API headers come from tools/fetch-ort-headers.sh.
+ * onnxruntime is dlopen'ed from the path Python gives (the wheel's capi/libonnxruntime.so.*)
+ * by ort_policy.h, so nothing is linked at build time; the C API headers come from
+ * tools/fetch-ort-headers.sh.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -25,7 +25,7 @@
 #include <netinet/in.h>
 #include <time.h>
 
-#include "onnxruntime_c_api.h"
+#include "ort_policy.h"
 
 /* counter indices: the order of rlimpro.live.server.COUNTERS */
 enum { RECEIVED, TARGETS, SENT, RESETS, PINGS, BUNDLES, MALFORMED, OVERSIZE, WRONG_COUNT,
@@ -34,34 +34,14 @@ enum { RECEIVED, TARGETS, SENT, RESETS, PINGS, BUNDLES, MALFORMED, OVERSIZE, WRO
 #define TARGET_LIMIT 1e7
 
 typedef struct {
-    void *library;
-    const OrtApi *api;
-    OrtEnv *env;
-    OrtSession *session;
-    OrtIoBinding *binding;
-    OrtRunOptions *run_options;
-    OrtValue *values[3];
-    float *target, *params, *output; /* the policy's buffers; output follows target */
+    ort_policy ort;
+    float *target, *params, *output; /* the policy's buffers */
     int n_features, n_params;
 } hl_policy;
 
-static int failed(const OrtApi *api, OrtStatus *status, char *error, size_t error_size) {
-    if (status == NULL) return 0;
-    snprintf(error, error_size, "%s", api->GetErrorMessage(status));
-    api->ReleaseStatus(status);
-    return 1;
-}
-
 void hl_close(hl_policy *p) {
     if (p == NULL) return;
-    if (p->api != NULL) {
-        for (int i = 0; i < 3; i++) if (p->values[i]) p->api->ReleaseValue(p->values[i]);
-        if (p->binding) p->api->ReleaseIoBinding(p->binding);
-        if (p->run_options) p->api->ReleaseRunOptions(p->run_options);
-        if (p->session) p->api->ReleaseSession(p->session);
-        if (p->env) p->api->ReleaseEnv(p->env);
-    }
-    if (p->library) dlclose(p->library);
+    ort_policy_close(&p->ort);
     free(p);
 }
 
@@ -73,51 +53,16 @@ hl_policy *hl_open(const char *library, const char *model, float *target, float 
     if (p == NULL) { snprintf(error, error_size, "out of memory"); return NULL; }
     p->target = target; p->params = params; p->output = output;
     p->n_features = n_features; p->n_params = n_params;
-    p->library = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (p->library == NULL) { snprintf(error, error_size, "%s", dlerror()); hl_close(p); return NULL; }
-    const OrtApiBase *(*get_base)(void) = (const OrtApiBase *(*)(void))dlsym(p->library, "OrtGetApiBase");
-    if (get_base == NULL || (p->api = get_base()->GetApi(ORT_API_VERSION)) == NULL) {
-        snprintf(error, error_size, "%s has no onnxruntime C API version %d", library, ORT_API_VERSION);
-        hl_close(p); return NULL;
+    if (ort_policy_load(&p->ort, library, model, error, error_size) != 0
+        || ort_policy_bind(&p->ort, target, params, output, n_features, n_params, error, error_size) != 0) {
+        hl_close(p);
+        return NULL;
     }
-    const OrtApi *api = p->api;
-    OrtSessionOptions *options = NULL;
-    OrtMemoryInfo *memory = NULL;
-    int64_t target_shape[2] = {1, n_features}, params_shape[2] = {1, n_params};
-    int bad = failed(api, api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "rlimpro", &p->env), error, error_size)
-        || failed(api, api->CreateSessionOptions(&options), error, error_size)
-        || failed(api, api->SetIntraOpNumThreads(options, 1), error, error_size)
-        || failed(api, api->SetInterOpNumThreads(options, 1), error, error_size)
-        || failed(api, api->SetSessionExecutionMode(options, ORT_SEQUENTIAL), error, error_size)
-        || failed(api, api->SetSessionGraphOptimizationLevel(options, ORT_ENABLE_ALL), error, error_size)
-        || failed(api, api->AddSessionConfigEntry(options, "session.intra_op.allow_spinning", "0"), error, error_size)
-        || failed(api, api->AddSessionConfigEntry(options, "session.inter_op.allow_spinning", "0"), error, error_size)
-        || failed(api, api->CreateSession(p->env, model, options, &p->session), error, error_size)
-        || failed(api, api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &memory), error, error_size)
-        || failed(api, api->CreateTensorWithDataAsOrtValue(memory, target, sizeof(float) * n_features, target_shape, 2,
-                                                           ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &p->values[0]), error, error_size)
-        || failed(api, api->CreateTensorWithDataAsOrtValue(memory, params, sizeof(float) * n_params, params_shape, 2,
-                                                           ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &p->values[1]), error, error_size)
-        || failed(api, api->CreateTensorWithDataAsOrtValue(memory, output, sizeof(float) * n_params, params_shape, 2,
-                                                           ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &p->values[2]), error, error_size)
-        || failed(api, api->CreateIoBinding(p->session, &p->binding), error, error_size)
-        || failed(api, api->BindInput(p->binding, "target", p->values[0]), error, error_size)
-        || failed(api, api->BindInput(p->binding, "params", p->values[1]), error, error_size)
-        || failed(api, api->BindOutput(p->binding, "params_next", p->values[2]), error, error_size)
-        || failed(api, api->CreateRunOptions(&p->run_options), error, error_size);
-    if (options) api->ReleaseSessionOptions(options);
-    if (memory) api->ReleaseMemoryInfo(memory);
-    if (bad) { hl_close(p); return NULL; }
     return p;
 }
 
 /* One run of the model on the bound buffers (no state change). Returns 0, or -1 on an error. */
-int hl_run(hl_policy *p) {
-    OrtStatus *status = p->api->RunWithBinding(p->session, p->run_options, p->binding);
-    if (status == NULL) return 0;
-    p->api->ReleaseStatus(status);
-    return -1;
-}
+int hl_run(hl_policy *p) { return ort_policy_run(&p->ort); }
 
 static double norm(const float *values, int count) {
     double sum = 0.0;

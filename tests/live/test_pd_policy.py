@@ -1,0 +1,78 @@
+"""[rlimpro_policy]: the policy inside a real (batch) Pd, no Python on the way."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.live.conftest import random_targets
+
+from rlimpro.live.policy import Policy
+from rlimpro.pdrun import find_pd
+
+EXTERNALS = Path(__file__).resolve().parents[2] / "pd_externals"
+pytestmark = pytest.mark.skipif(not (EXTERNALS / "rlimpro_policy.pd_linux").is_file(), reason="run `make externals`")
+
+
+def _pd(tmp_path: Path, messages: list[str], creation: str) -> tuple[list[list[float]], list[str], str]:
+    """Send ``messages`` (in order) to ``[rlimpro_policy creation]``; (lists out, info lines, console)."""
+    patch = tmp_path / "test.pd"
+    body = " \\, ".join(messages)
+    patch.write_text(
+        "#N canvas 0 0 600 400 12;\n"
+        "#X obj 10 10 loadbang;\n"
+        "#X obj 10 40 t b b;\n"
+        f"#X msg 10 70 {body};\n"
+        f"#X obj 10 100 rlimpro_policy {creation};\n"
+        "#X obj 10 130 print out;\n"
+        "#X obj 200 130 print info;\n"
+        "#X msg 10 200 \\; pd quit;\n"
+        "#X connect 0 0 1 0;\n#X connect 1 1 2 0;\n#X connect 1 0 6 0;\n#X connect 2 0 3 0;\n"
+        "#X connect 3 0 4 0;\n#X connect 3 1 5 0;\n"
+    )
+    proc = subprocess.run([find_pd(), "-nogui", "-nosound", "-noprefs", "-batch", "-path", str(EXTERNALS),
+                           "-open", str(patch)], capture_output=True, text=True, timeout=60)
+    console = proc.stdout + proc.stderr
+    outs = [[float(v) for v in line.split()[1:]] for line in console.splitlines() if line.startswith("out:")]
+    infos = [line[len("info: "):] for line in console.splitlines() if line.startswith("info:")]
+    return outs, infos, console
+
+
+def _floats(values: np.ndarray) -> str:
+    return " ".join(f"{v:.9g}" for v in values)
+
+
+def test_decisions_and_messages_match_the_server_policy(policy_path: Path, tmp_path: Path) -> None:
+    patch_dir = tmp_path / "patch"
+    patch_dir.mkdir()
+    shutil.copy(policy_path, patch_dir / "policy.onnx")
+    frames = random_targets(3)
+    messages = ["info", _floats(frames[0]), _floats(frames[1]), "1 2", "set 0.9 1.7", _floats(frames[2]), "reset",
+                _floats(frames[0]), "load missing.onnx", _floats(frames[1])]
+    outs, infos, console = _pd(patch_dir, messages, "policy.onnx")  # relative to the patch
+
+    reference = Policy(policy_path)
+    expected = [reference.step(frames[0]), reference.step(frames[1])]
+    reference.reset(np.array([0.9, 1.7]))
+    expected.append(reference.step(frames[2]))
+    reference.reset()
+    expected += [reference.step(frames[0]), reference.step(frames[1])]
+    assert len(outs) == len(expected), console
+    np.testing.assert_allclose(np.array(outs), np.array(expected), atol=1e-5)  # Pd prints 6 digits
+
+    assert infos[:3] == ["synth testsynth", "n_params 2", "features loudness centroid flatness"], console
+    assert re.search(r"error: rlimpro_policy: a target needs 3 floats \(loudness,centroid,flatness\), got 2", console)
+    assert re.search(r"error: rlimpro_policy: missing.onnx: no such policy file; export one with "
+                     r"`rlimpro export` \(keeping the loaded policy\)", console)
+
+
+def test_a_broken_policy_is_one_error_and_no_output(tmp_path: Path) -> None:
+    (tmp_path / "broken.onnx").write_bytes(b"\0" * 64)
+    outs, _, console = _pd(tmp_path, ["1 2 3"], "broken.onnx")
+    assert outs == []
+    assert "error: rlimpro_policy: broken.onnx: " in console
+    assert "error: rlimpro_policy: no policy loaded; send it `load path/policy.onnx`" in console
