@@ -61,7 +61,7 @@ test-fast: venv hotloop externals
 	pytest -q -m "not slow"
 
 ## bench: every benchmark in benchmarks/, each prints its ratio to a baseline
-bench: system venv hotloop
+bench: system venv hotloop externals
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean-venv:
