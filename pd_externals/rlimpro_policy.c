@@ -49,23 +49,28 @@ static void policy_free(policy *p) {
     free(p);
 }
 
-/* Try the baked-in library, then $VIRTUAL_ENV's wheel, then the system's loader. */
+/* Load `model` with the first usable onnxruntime: the baked-in library, then $VIRTUAL_ENV's
+ * wheel, then the system's loader. 0 on success, else -1 and a message in `error`. */
 static int load_session(ort_policy *ort, const char *model, char *error, size_t size) {
     char pattern[MAXPDSTRING];
+    const char *candidates[64];
+    int n = 0, status = -2;
     const char *venv = getenv("VIRTUAL_ENV");
     glob_t found = {0};
-    if (*RLIMPRO_ORT_LIBRARY && ort_policy_load(ort, RLIMPRO_ORT_LIBRARY, model, error, size) == 0) return 0;
+    if (*RLIMPRO_ORT_LIBRARY) candidates[n++] = RLIMPRO_ORT_LIBRARY;
     if (venv != NULL) {
         snprintf(pattern, sizeof pattern, "%s/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*", venv);
-        if (glob(pattern, 0, NULL, &found) == 0) {
-            for (size_t i = found.gl_pathc; i-- > 0;) {
-                if (ort_policy_load(ort, found.gl_pathv[i], model, error, size) == 0) { globfree(&found); return 0; }
-            }
-        }
-        globfree(&found);
+        if (glob(pattern, 0, NULL, &found) == 0)
+            for (size_t i = found.gl_pathc; i-- > 0 && n < 60;) candidates[n++] = found.gl_pathv[i];
     }
-    if (ort_policy_load(ort, "libonnxruntime.so", model, error, size) == 0) return 0;
-    return ort_policy_load(ort, "libonnxruntime.so.1", model, error, size);
+    candidates[n++] = "libonnxruntime.so";
+    candidates[n++] = "libonnxruntime.so.1";
+    for (int i = 0; i < n && status == -2; i++) status = ort_policy_load(ort, candidates[i], model, error, size);
+    globfree(&found);
+    if (status == -2)
+        snprintf(error, size, "cannot find onnxruntime (not at the path built in, not under $VIRTUAL_ENV, not in "
+                 "the system's library paths); rebuild with `make externals` or start Pd from the activated venv");
+    return status == 0 ? 0 : -1;
 }
 
 /* Parse comma-joined floats into `out` (n values); 0 if exactly n numbers were found. */

@@ -56,19 +56,20 @@ ORT_POLICY_API void ort_policy_close(ort_policy *p) {
 
 /* Load `model` with the onnxruntime library at `library`: one intra/inter-op thread, no
  * spinning, all graph optimisations (as rlimpro.live.policy.session_options). 0 on success;
- * else -1, a message in `error`, and `p` closed. */
+ * else a message in `error`, `p` closed, and -2 if the library itself cannot be used, -1 if
+ * the model cannot. */
 ORT_POLICY_API int ort_policy_load(ort_policy *p, const char *library, const char *model, char *error, size_t error_size) {
     memset(p, 0, sizeof *p);
     p->library = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (p->library == NULL) {
         snprintf(error, error_size, "%s", dlerror());
-        return -1;
+        return -2;
     }
     const OrtApiBase *(*get_base)(void) = (const OrtApiBase *(*)(void))dlsym(p->library, "OrtGetApiBase");
     if (get_base == NULL || (p->api = get_base()->GetApi(ORT_API_VERSION)) == NULL) {
         snprintf(error, error_size, "%s has no onnxruntime C API version %d", library, ORT_API_VERSION);
         ort_policy_close(p);
-        return -1;
+        return -2;
     }
     const OrtApi *api = p->api;
     OrtSessionOptions *options = NULL;

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes.util
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,8 @@ EXTERNALS = Path(__file__).resolve().parents[2] / "pd_externals"
 pytestmark = pytest.mark.skipif(not (EXTERNALS / "rlimpro_policy.pd_linux").is_file(), reason="run `make externals`")
 
 
-def _pd(tmp_path: Path, messages: list[str], creation: str) -> tuple[list[list[float]], list[str], str]:
+def _pd(tmp_path: Path, messages: list[str], creation: str, externals: Path = EXTERNALS,
+        env: dict[str, str] | None = None) -> tuple[list[list[float]], list[str], str]:
     """Send ``messages`` (in order) to ``[rlimpro_policy creation]``; (lists out, info lines, console)."""
     patch = tmp_path / "test.pd"
     body = " \\, ".join(messages)
@@ -34,8 +38,8 @@ def _pd(tmp_path: Path, messages: list[str], creation: str) -> tuple[list[list[f
         "#X connect 0 0 1 0;\n#X connect 1 1 2 0;\n#X connect 1 0 6 0;\n#X connect 2 0 3 0;\n"
         "#X connect 3 0 4 0;\n#X connect 3 1 5 0;\n"
     )
-    proc = subprocess.run([find_pd(), "-nogui", "-nosound", "-noprefs", "-batch", "-path", str(EXTERNALS),
-                           "-open", str(patch)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([find_pd(), "-nogui", "-nosound", "-noprefs", "-batch", "-path", str(externals),
+                           "-open", str(patch)], capture_output=True, text=True, timeout=60, env=env)
     console = proc.stdout + proc.stderr
     outs = [[float(v) for v in line.split()[1:]] for line in console.splitlines() if line.startswith("out:")]
     infos = [line[len("info: "):] for line in console.splitlines() if line.startswith("info:")]
@@ -78,3 +82,20 @@ def test_a_broken_policy_is_one_error_and_no_output(tmp_path: Path) -> None:
     assert outs == []
     assert "error: rlimpro_policy: broken.onnx: " in console
     assert "error: rlimpro_policy: no policy loaded; send it `load path/policy.onnx`" in console
+
+
+def test_onnxruntime_is_found_through_virtual_env_without_a_built_in_path(policy_path: Path, tmp_path: Path) -> None:
+    """DESIGN §7: the built-in path first, then $VIRTUAL_ENV's wheel, then the system's loader."""
+    build = tmp_path / "build"
+    build.mkdir()
+    shutil.copy(EXTERNALS / "rlimpro_policy.c", build)
+    subprocess.run(["make", "-s", "-C", str(build), "-f", str(EXTERNALS / "Makefile"), "ORT_LIBRARY="],
+                   check=True, capture_output=True, timeout=120)
+    frame = random_targets(1)[0]
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    venv = str(Path(sys.executable).parents[1])
+    outs, _, console = _pd(tmp_path, [_floats(frame)], str(policy_path), build, {**env, "VIRTUAL_ENV": venv})
+    np.testing.assert_allclose(outs, [Policy(policy_path).step(frame)], atol=1e-5, err_msg=console)
+    if ctypes.util.find_library("onnxruntime") is None:  # else the system's loader would find that one
+        outs, _, console = _pd(tmp_path, [_floats(frame)], str(policy_path), build, env)
+        assert outs == [] and "cannot find onnxruntime (not at the path built in, not under $VIRTUAL_ENV" in console
