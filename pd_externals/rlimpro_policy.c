@@ -155,6 +155,11 @@ static void rlimpro_policy_load(t_rlimpro_policy *x, t_symbol *name) {
     x->atoms = getbytes(sizeof(t_atom) * p->n_params);
 }
 
+static int all_floats(int argc, const t_atom *argv) {
+    for (int i = 0; i < argc; i++) if (argv[i].a_type != A_FLOAT) return 0;
+    return 1;
+}
+
 static int loaded(t_rlimpro_policy *x) {
     if (x->policy == NULL) pd_error(x, "rlimpro_policy: no policy loaded; send it `load path/policy.onnx`");
     return x->policy != NULL;
@@ -165,8 +170,8 @@ static void rlimpro_policy_list(t_rlimpro_policy *x, t_symbol *s, int argc, t_at
     (void)s;
     if (!loaded(x)) return;
     policy *p = x->policy;
-    if (argc != p->n_features) {
-        pd_error(x, "rlimpro_policy: a target needs %d floats (%s), got %d", p->n_features, p->features, argc);
+    if (argc != p->n_features || !all_floats(argc, argv)) {
+        pd_error(x, "rlimpro_policy: a target needs %d floats (%s), got %d atoms", p->n_features, p->features, argc);
         return;
     }
     for (int i = 0; i < argc; i++) p->target[i] = atom_getfloat(argv + i);
@@ -187,8 +192,8 @@ static void rlimpro_policy_set(t_rlimpro_policy *x, t_symbol *s, int argc, t_ato
     (void)s;
     if (!loaded(x)) return;
     policy *p = x->policy;
-    if (argc != p->n_params) {
-        pd_error(x, "rlimpro_policy: set needs %d floats, got %d", p->n_params, argc);
+    if (argc != p->n_params || !all_floats(argc, argv)) {
+        pd_error(x, "rlimpro_policy: set needs %d floats, got %d atoms", p->n_params, argc);
         return;
     }
     for (int i = 0; i < argc; i++) {

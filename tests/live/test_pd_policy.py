@@ -55,7 +55,7 @@ def test_decisions_and_messages_match_the_server_policy(policy_path: Path, tmp_p
     patch_dir.mkdir()
     shutil.copy(policy_path, patch_dir / "policy.onnx")
     frames = random_targets(3)
-    messages = ["info", _floats(frames[0]), _floats(frames[1]), "1 2", "1e39 0 0", "2e7 0 0", "set 0.9 1.7",
+    messages = ["info", _floats(frames[0]), _floats(frames[1]), "1 2", "list 1 x 3", "1e39 0 0", "2e7 0 0", "set 0.9 1.7",
                 _floats(frames[2]), "reset",
                 _floats(frames[0]), "load missing.onnx", _floats(frames[1])]
     outs, infos, console = _pd(patch_dir, messages, "policy.onnx")  # relative to the patch
@@ -71,7 +71,8 @@ def test_decisions_and_messages_match_the_server_policy(policy_path: Path, tmp_p
 
     assert infos[:3] == ["synth testsynth", "n_params 2", "features loudness centroid flatness"], console
     assert console.count("error: rlimpro_policy: target refused (NaN, inf or absurdly large)") == 2, console  # inf, 2e7
-    assert re.search(r"error: rlimpro_policy: a target needs 3 floats \(loudness,centroid,flatness\), got 2", console)
+    assert re.search(r"error: rlimpro_policy: a target needs 3 floats \(loudness,centroid,flatness\), got 2 atoms", console)
+    assert "a target needs 3 floats (loudness,centroid,flatness), got 3 atoms" in console  # a symbol among them
     assert re.search(r"error: rlimpro_policy: missing.onnx: no such policy file; export one with "
                      r"`rlimpro export` \(keeping the loaded policy\)", console)
 
