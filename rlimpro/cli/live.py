@@ -39,6 +39,8 @@ def live(
                                                            "the first recording of the policy's corpus."),
     port: int = typer.Option(6666, "--port", help="UDP port of the server (Pd sends targets there)."),
     reply_port: int = typer.Option(6667, "--reply-port", help="UDP port Pd listens on for params."),
+    inside: bool = typer.Option(False, "--inside", help="Decide inside Pd with the [rlimpro_policy] external "
+                                                        "(`make externals`) instead of the OSC server."),
     nogui: bool = typer.Option(False, "--nogui", help="Run Pd without its window (the default when $DISPLAY is unset)."),
     no_audio: bool = typer.Option(False, "--no-audio", help="Run Pd without an audio device (-nosound)."),
     seconds: float = typer.Option(None, "--seconds", help="Stop after this many seconds (default: until Pd is closed)."),
@@ -47,11 +49,11 @@ def live(
     from rlimpro.live.play import play_live
 
     model = model or Path("00_synths") / synth / "policy.onnx"
-    counts, _ = play_live(synth, model, root=Path("."), audio=audio, port=port, reply_port=reply_port,
+    counts, _ = play_live(synth, model, root=Path("."), audio=audio, port=port, reply_port=reply_port, inside=inside,
                           gui=False if nogui else None, sound=not no_audio, seconds=seconds,
                           write=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
-    console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped",
-                  highlight=False, soft_wrap=True)
+    console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped"
+                  if counts else "stopped", highlight=False, soft_wrap=True)
 
 
 def replay(

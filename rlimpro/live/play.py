@@ -1,7 +1,9 @@
-"""``rlimpro live``: the OSC server plus a Pd patch that plays the synth and talks to it.
+"""``rlimpro live``: a Pd patch that plays the synth, with the policy served over OSC or inside Pd.
 
 The patch is the package's ``rlimpro/pd/live.pd``; Pd finds the synth's abstraction
-``[synth]`` through ``-path 00_synths/<name>``. Until the Pd descriptor external exists, the
+``[synth]`` through ``-path 00_synths/<name>``, and its link to the policy, ``[rlimpro-link]``,
+through ``-path rlimpro/pd/link-osc`` (OSC to the server this module starts) or
+``-path rlimpro/pd/link-inside`` (``[rlimpro_policy]`` in Pd, ``--inside``). Until the Pd descriptor external exists, the
 musician is a recording: it is analysed here (:mod:`rlimpro.descriptors`, the policy's
 framing), its frames written one per line, and the patch streams them as ``/rlimpro/target``
 at the analysis frame rate (hop/sr) while playing the recording on the left channel; the
@@ -27,7 +29,10 @@ from rlimpro.errors import RlimproError
 from rlimpro.live.policy import Policy
 from rlimpro.live.server import Server
 
-__all__ = ["default_input", "play_live"]
+__all__ = ["EXTERNALS", "default_input", "play_live"]
+
+#: where `make externals` builds [rlimpro_policy]
+EXTERNALS = Path(__file__).resolve().parents[2] / "pd_externals"
 
 
 def default_input(root: str | Path, corpus: str) -> Path:
@@ -58,26 +63,28 @@ def _frames_text(frames: np.ndarray) -> str:
 
 
 def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: str | Path | None = None,
-              port: int = 6666, reply_port: int = 6667, gui: bool | None = None, sound: bool = True,
-              seconds: float | None = None, verbose: bool = False,
+              port: int = 6666, reply_port: int = 6667, inside: bool = False, gui: bool | None = None,
+              sound: bool = True, seconds: float | None = None, verbose: bool = False,
               write: Callable[[str], None] = print) -> tuple[dict[str, int], str]:
-    """Serve ``model`` and run the live patch until Pd quits (or Ctrl-C).
+    """Run the live patch until Pd quits (or Ctrl-C), with the policy served over OSC or inside Pd.
 
     :param synth: synth name (folder under 00_synths/); must be the policy's synth.
     :param model: a ``policy.onnx``.
     :param root: project folder.
     :param audio: the musician recording; default the first of the policy's corpus.
     :param port: the server's UDP port; ``reply_port``: Pd's (replies go there).
+    :param inside: decide inside Pd with ``[rlimpro_policy]`` (``make externals``) instead of
+        serving the policy over OSC; the ports are then unused.
     :param gui: open Pd's GUI; default: when ``$DISPLAY`` is set and Tcl/Tk is installed.
     :param sound: open an audio device (False runs Pd with ``-nosound``).
     :param seconds: quit after this long (default: play until Pd is closed).
     :param verbose: Pd prints every params list it receives (to its console/log).
     :param write: where status lines go.
-    :return: (the server's counters, Pd's console text).
+    :return: (the server's counters, empty when ``inside``; Pd's console text).
     """
     from rlimpro.audio import load_audio
     from rlimpro.descriptors import compute, indices
-    from rlimpro.pdrun import find_pd, harness, pd_errors
+    from rlimpro.pdrun import find_pd, harness
     from rlimpro.synth import synth_dir
 
     root = Path(root)
@@ -86,45 +93,66 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
     if info.synth != synth:
         raise RlimproError(f"{Path(model).name}: a policy for synth {info.synth!r}, not {synth!r}; "
                            f"pass --model 00_synths/{synth}/policy.onnx")
+    if inside and not (EXTERNALS / "rlimpro_policy.pd_linux").is_file():
+        raise RlimproError("the Pd external [rlimpro_policy] is not built; run `make externals`, or play without --inside")
     folder = synth_dir(root, synth).resolve()
     audio = Path(audio) if audio else default_input(root, info.corpus)
     musician = load_audio(audio, sr=info.sr)
     frames = compute(musician, sr=info.sr, window=info.window, hop=info.hop)[:, indices(list(info.features))]
     if gui is None:  # Pd's GUI needs a display and Tcl/Tk (wish)
         gui = bool(os.environ.get("DISPLAY")) and shutil.which("wish") is not None
-    _check_free(reply_port)
+    if not inside:
+        _check_free(reply_port)
     with tempfile.TemporaryDirectory(prefix="rlimpro-live-") as tmp:
-        if any(c.isspace() for c in tmp):
-            raise RlimproError(f"temporary folder {tmp!r} contains spaces, which Pd cannot take; set TMPDIR")
+        for path in (tmp, str(Path(model).resolve())):
+            if any(c.isspace() for c in path):
+                raise RlimproError(f"{path!r} contains spaces, which Pd cannot take; move it (or set TMPDIR)")
         frames_file, wav, log = Path(tmp) / "frames.txt", Path(tmp) / "musician.wav", Path(tmp) / "pd.log"
         frames_file.write_text(_frames_text(frames))
         sf.write(wav, musician, info.sr, subtype="PCM_16")
+        config = [f"rlimpro-period {info.frame_period * 1000:.6f}", f"rlimpro-frames-file symbol {frames_file}",
+                  f"rlimpro-audio symbol {wav}"]
+        if verbose:
+            config.append("rlimpro-verbose 1")
+        if seconds:
+            config.append(f"rlimpro-quit-after {seconds * 1000:.0f}")
+        cmd = [find_pd(), "-noprefs", "-r", str(info.sr)] + ([] if gui else ["-nogui"]) + ([] if sound else ["-nosound"])
+        cmd += ["-path", str(folder)]
+        stop = f"{'close the Pd window' if gui else 'Ctrl-C'} to stop"
+        what = f"playing {audio.name} ({len(frames)} frames, {info.frame_period * 1000:.1f} ms apart) into {synth} via {Path(model).name}"
+        if inside:
+            config = [f"rlimpro-model symbol {Path(model).resolve()}", *config, "rlimpro-start bang"]
+            cmd += ["-path", str(harness("link-inside/rlimpro-link.pd").parent), "-path", str(EXTERNALS)]
+            cmd += ["-open", str(harness("live.pd")), "-send", "; ".join(config)]
+            write(f"{what}, decided inside Pd by [rlimpro_policy]; {stop}")
+            return {}, _run_pd(cmd, log, synth)
         with Server(policy, "127.0.0.1", port, "127.0.0.1", reply_port) as server:
-            config = [f"rlimpro-ports {server.address[1]} {reply_port}", f"rlimpro-period {info.frame_period * 1000:.6f}",
-                      f"rlimpro-frames-file symbol {frames_file}", f"rlimpro-audio symbol {wav}"]
-            if verbose:
-                config.append("rlimpro-verbose 1")
-            if seconds:
-                config.append(f"rlimpro-quit-after {seconds * 1000:.0f}")
-            config.append("rlimpro-start bang")
-            cmd = [find_pd(), "-noprefs", "-r", str(info.sr)] + ([] if gui else ["-nogui"]) + ([] if sound else ["-nosound"])
-            cmd += ["-path", str(folder), "-open", str(harness("live.pd")), "-send", "; ".join(config)]
+            config = [f"rlimpro-ports {server.address[1]} {reply_port}", *config, "rlimpro-start bang"]
+            cmd += ["-path", str(harness("link-osc/rlimpro-link.pd").parent), "-open", str(harness("live.pd")), "-send", "; ".join(config)]
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()
-            write(f"playing {audio.name} ({len(frames)} frames, {info.frame_period * 1000:.1f} ms apart) into "
-                  f"{synth} via {Path(model).name} on 127.0.0.1:{server.address[1]} ({server.engine} engine); "
-                  f"{'close the Pd window' if gui else 'Ctrl-C'} to stop")
-            with open(log, "wb") as console:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
-                try:
-                    proc.wait()
-                except KeyboardInterrupt:
-                    proc.terminate()
-                    proc.wait(10)
-            server.stop()
-            thread.join(5)
-            text = log.read_text(errors="replace")
-            errors = pd_errors(text)
-            if errors:
-                raise RlimproError(f"live.pd with {synth}/synth.pd: {errors[0]}; open the patch in Pd to see why")
+            write(f"{what} on 127.0.0.1:{server.address[1]} ({server.engine} engine); {stop}")
+            try:
+                text = _run_pd(cmd, log, synth)
+            finally:
+                server.stop()
+                thread.join(5)
             return server.stats(), text
+
+
+def _run_pd(cmd: list[str], log: Path, synth: str) -> str:
+    """Run Pd until it quits (Ctrl-C terminates it); its console, checked for broken-patch errors."""
+    from rlimpro.pdrun import pd_errors
+
+    with open(log, "wb") as console:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait(10)
+    text = log.read_text(errors="replace")
+    errors = pd_errors(text)
+    if errors:
+        raise RlimproError(f"live.pd with {synth}/synth.pd: {errors[0]}; open the patch in Pd to see why")
+    return text

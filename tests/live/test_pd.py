@@ -53,6 +53,21 @@ def test_live_patch_exchanges_osc_with_the_server(sine_project: tuple[Path, Path
     np.testing.assert_allclose(received[:100], expected[: min(100, len(received))], atol=1e-5)
 
 
+@pytest.mark.skipif(not (REPO / "pd_externals" / "rlimpro_policy.pd_linux").is_file(), reason="run `make externals`")
+def test_live_patch_decides_inside_pd(sine_project: tuple[Path, Path, Path]) -> None:
+    """--inside: the same patch with [rlimpro_policy] in place of the OSC link gives the same trajectory."""
+    root, model, take = sine_project
+    counts, console = play_live("sine", model, root=root, audio=take, inside=True, gui=False, sound=False, seconds=1.5,
+                                verbose=True, write=lambda line: None)
+    assert counts == {}
+    assert "rlimpro-info: synth sine" in console and "rlimpro-info: n_params 2" in console
+    received = np.array([[float(v) for v in line.split(":")[1].split()]
+                         for line in console.splitlines() if line.startswith("rlimpro-params:")])
+    assert len(received) > 50
+    expected = _expected_trajectory(model, take)
+    np.testing.assert_allclose(received[:100], expected[: min(100, len(received))], atol=1e-5)
+
+
 def test_replay_writes_the_duet(sine_project: tuple[Path, Path, Path]) -> None:
     root, model, take = sine_project
     out = root / "out" / "duet.wav"
