@@ -22,7 +22,6 @@
 #ifndef RLIMPRO_ORT_LIBRARY
 #define RLIMPRO_ORT_LIBRARY ""
 #endif
-#define TARGET_LIMIT 1e7
 #define TEXT 4096
 
 static t_class *rlimpro_policy_class;
@@ -132,12 +131,6 @@ static policy *policy_open(const char *path, char *error, size_t size) {
     return p;
 }
 
-static double norm(const float *values, int count) {
-    double sum = 0.0;
-    for (int i = 0; i < count; i++) sum += (double)values[i] * values[i];
-    return sqrt(sum);
-}
-
 static void rlimpro_policy_load(t_rlimpro_policy *x, t_symbol *name) {
     char path[MAXPDSTRING], error[1024];
     if (name->s_name[0] == '/') snprintf(path, sizeof path, "%s", name->s_name);
@@ -175,11 +168,11 @@ static void rlimpro_policy_list(t_rlimpro_policy *x, t_symbol *s, int argc, t_at
         return;
     }
     for (int i = 0; i < argc; i++) p->target[i] = atom_getfloat(argv + i);
-    if (!(norm(p->target, p->n_features) <= TARGET_LIMIT)) {
+    if (!ort_policy_sane(p->target, p->n_features)) {
         pd_error(x, "rlimpro_policy: target refused (NaN, inf or absurdly large)");
         return;
     }
-    if (ort_policy_run(&p->ort) != 0 || !(norm(p->output, p->n_params) <= TARGET_LIMIT)) {
+    if (ort_policy_run(&p->ort) != 0 || !ort_policy_sane(p->output, p->n_params)) {
         pd_error(x, "rlimpro_policy: the model gave no finite output; params kept");
         return;
     }

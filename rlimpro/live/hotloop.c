@@ -15,7 +15,6 @@
  * tools/fetch-ort-headers.sh.
  */
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,7 +30,6 @@
 enum { RECEIVED, TARGETS, SENT, RESETS, PINGS, BUNDLES, MALFORMED, OVERSIZE, WRONG_COUNT,
        WRONG_TYPE, BAD_VALUE, UNKNOWN_ADDRESS, BAD_OUTPUT, SOCKET_ERRORS, WARMUPS, N_COUNTERS };
 
-#define TARGET_LIMIT 1e7
 
 typedef struct {
     ort_policy ort;
@@ -63,12 +61,6 @@ hl_policy *hl_open(const char *library, const char *model, float *target, float 
 
 /* One run of the model on the bound buffers (no state change). Returns 0, or -1 on an error. */
 int hl_run(hl_policy *p) { return ort_policy_run(&p->ort); }
-
-static double norm(const float *values, int count) {
-    double sum = 0.0;
-    for (int i = 0; i < count; i++) sum += (double)values[i] * values[i];
-    return sqrt(sum);
-}
 
 static int64_t now_ns(void) {
     struct timespec t;
@@ -116,10 +108,10 @@ long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned ch
         }
         int64_t *time_slot = &times[*n_timed & (ring - 1)];
         ++*n_timed;
-        if (!(norm(p->target, nf) <= TARGET_LIMIT)) {
+        if (!ort_policy_sane(p->target, nf)) {
             counters[BAD_VALUE]++;
             *time_slot = now_ns() - t0;
-        } else if (hl_run(p) != 0 || !(norm(p->output, np) <= TARGET_LIMIT)) {
+        } else if (hl_run(p) != 0 || !ort_policy_sane(p->output, np)) {
             counters[BAD_OUTPUT]++;
             *time_slot = now_ns() - t0;
         } else {

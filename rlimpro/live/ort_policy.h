@@ -15,6 +15,7 @@
 #define RLIMPRO_ORT_POLICY_H
 
 #include <dlfcn.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,6 +130,14 @@ ORT_POLICY_API int ort_policy_bind(ort_policy *p, float *target, float *params, 
         || ort_policy_failed(api, api->BindOutput(p->binding, "params_next", p->values[2]), error, error_size);
     if (memory) api->ReleaseMemoryInfo(memory);
     return bad ? -1 : 0;
+}
+
+/* Whether a frame of `count` values is usable: finite, with a Euclidean norm of at most 1e7
+ * (rlimpro.live.policy.TARGET_LIMIT; NaN compares false). Checks targets and outputs alike. */
+ORT_POLICY_API int ort_policy_sane(const float *values, int count) {
+    double sum = 0.0;
+    for (int i = 0; i < count; i++) sum += (double)values[i] * values[i];
+    return sqrt(sum) <= 1e7;
 }
 
 /* One run on the bound buffers. 0, or -1 on an onnxruntime error. */
