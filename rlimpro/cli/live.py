@@ -18,7 +18,7 @@ def serve(
     reply_host: str = typer.Option("127.0.0.1", "--reply-host", help="Host that receives /rlimpro/params and /rlimpro/pong."),
     reply_port: int = typer.Option(6667, "--reply-port", help="UDP port of the reply host."),
     warm_ms: float = typer.Option(2.0, "--warm-ms", help="While idle, run the model every this many ms so that the next "
-                                                        "frame finds the caches warm (~10 % of a core while idle; 0: off)."),
+                                                        "frame finds the caches warm (~6-10 % of a core while idle; 0: off)."),
     engine: str = typer.Option("auto", "--engine", help="Who answers targets: c (the C hot path, built by "
                                                        "`make hotloop`), python, or auto (c when built)."),
     stats: bool = typer.Option(False, "--stats", help="Print one status line per second: messages/s, median/p99 decision time."),
