@@ -80,20 +80,14 @@ def _network_module(model: Any) -> Any:
 def _afterstate_head(model: Any) -> Any:
     """A torch module ``(y [B, F], d [B, K], rows [B, K]) -> Q [B, K]`` of an ``avi`` model.
 
-    It is :class:`~rlimpro.afterstate.AfterstateQNetwork`'s forward minus the observation
-    slicing and the grid arithmetic: the graph already has the normalised target, the
-    neighbour distances and the rows those moves land on (it needs them for the distances).
-    Every live decision pays onnxruntime ~0.5-1 µs per node, so the same arithmetic is written
-    with the fewest nodes: the last layer's rows by ``embedding`` (one Gather each, where
-    indexing exports Unsqueeze + GatherND), the bias added before the squeeze, and a linear
-    reward as one subtraction (``v - d`` is ``-d + v`` bit for bit).
+    It is :meth:`~rlimpro.afterstate.AfterstateQNetwork.q_values`: the Q-network's forward
+    minus the observation slicing and the grid arithmetic, as the graph already has the
+    normalised target, the neighbour distances and the rows those moves land on (it needs them
+    for the distances).
     """
     import torch
-    from torch.nn.functional import embedding
 
     q_net = model.policy.q_net
-    grid = q_net.grid
-    linear = grid["reward"] == "linear" and not grid["bonus"]
 
     class Head(torch.nn.Module):
         def __init__(self) -> None:
@@ -101,10 +95,7 @@ def _afterstate_head(model: Any) -> Any:
             self.q_net = q_net
 
         def forward(self, y: torch.Tensor, d: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            hidden, last = self.q_net.q_net[:-1](y), self.q_net.q_net[-1]
-            values = (embedding(rows, last.weight) @ hidden.unsqueeze(-1) + embedding(rows, last.bias.unsqueeze(-1)))
-            v = grid["gamma"] * values.squeeze(-1)
-            return v - d if linear else self.q_net.reward(d) + v
+            return self.q_net.q_values(y, d, rows)
 
     return Head().eval()
 
