@@ -68,7 +68,15 @@ static int64_t now_ns(void) {
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-static uint32_t swap32(uint32_t v) { return __builtin_bswap32(v); }
+/* Copy `count` 32-bit floats between OSC (big-endian) and native order; either way round. */
+static void swap_floats(void *dst, const void *src, int count) {
+    for (int i = 0; i < count; i++) {
+        uint32_t v;
+        memcpy(&v, (const unsigned char *)src + 4 * i, 4);
+        v = __builtin_bswap32(v);
+        memcpy((unsigned char *)dst + 4 * i, &v, 4);
+    }
+}
 
 /* Serve until a datagram that is not a well-formed target arrives; return its size (it is in
  * `buffer`), or -errno when recv fails (e.g. -EINTR on a signal). `prefix`/`prefix_size`: the
@@ -100,12 +108,7 @@ long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned ch
         if (n != size || memcmp(buffer, prefix, prefix_size) != 0) return n;
         counters[RECEIVED]++;
         counters[TARGETS]++;
-        for (int i = 0; i < nf; i++) {
-            uint32_t v;
-            memcpy(&v, buffer + prefix_size + 4 * i, 4);
-            v = swap32(v);
-            memcpy(p->target + i, &v, 4);
-        }
+        swap_floats(p->target, buffer + prefix_size, nf);
         int64_t *time_slot = &times[*n_timed & (ring - 1)];
         ++*n_timed;
         if (!ort_policy_sane(p->target, nf)) {
@@ -116,12 +119,7 @@ long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned ch
             *time_slot = now_ns() - t0;
         } else {
             memcpy(p->params, p->output, sizeof(float) * np);
-            for (int i = 0; i < np; i++) {
-                uint32_t v;
-                memcpy(&v, p->output + i, 4);
-                v = swap32(v);
-                memcpy(out + 4 * i, &v, 4);
-            }
+            swap_floats(out, p->output, np);
             *time_slot = now_ns() - t0; /* before the send: on a shared CPU it can include the host's turn */
             if (sendto(fd, packet, packet_size, 0, (const struct sockaddr *)reply, sizeof *reply) == packet_size)
                 counters[SENT]++;
