@@ -27,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rlimpro.live.play import EXTERNALS, POLICY_EXTERNAL  # noqa: E402
 from rlimpro.live.policy import Policy  # noqa: E402
 from rlimpro.pdrun import find_pd  # noqa: E402
 
-EXTERNALS = ROOT / "pd_externals"
 REPEATS = 5
 
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="decisions per timed loop")
     args = parser.parse_args()
-    if not (EXTERNALS / "rlimpro_policy.pd_linux").is_file():
+    if not POLICY_EXTERNAL.is_file():
         raise SystemExit("pd_externals/rlimpro_policy.pd_linux is not built: run `make externals`")
     models = sorted(ROOT.glob("00_synths/*/policy.onnx"))
     if not models:

@@ -29,10 +29,12 @@ from rlimpro.errors import RlimproError
 from rlimpro.live.policy import Policy
 from rlimpro.live.server import Server
 
-__all__ = ["EXTERNALS", "default_input", "play_live"]
+__all__ = ["EXTERNALS", "POLICY_EXTERNAL", "default_input", "play_live"]
 
-#: where `make externals` builds [rlimpro_policy]
+#: where `make externals` builds the Pd externals (Pd's -path for them)
 EXTERNALS = Path(__file__).resolve().parents[2] / "pd_externals"
+#: [rlimpro_policy] once built
+POLICY_EXTERNAL = EXTERNALS / "rlimpro_policy.pd_linux"
 
 
 def default_input(root: str | Path, corpus: str) -> Path:
@@ -93,7 +95,7 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
     if info.synth != synth:
         raise RlimproError(f"{Path(model).name}: a policy for synth {info.synth!r}, not {synth!r}; "
                            f"pass --model 00_synths/{synth}/policy.onnx")
-    if inside and not (EXTERNALS / "rlimpro_policy.pd_linux").is_file():
+    if inside and not POLICY_EXTERNAL.is_file():
         raise RlimproError("the Pd external [rlimpro_policy] is not built; run `make externals`, or play without --inside")
     folder = synth_dir(root, synth).resolve()
     audio = Path(audio) if audio else default_input(root, info.corpus)

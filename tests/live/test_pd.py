@@ -12,7 +12,7 @@ import soundfile as sf
 from rlimpro.audio import load_audio
 from rlimpro.descriptors import compute, indices
 from rlimpro.live.duet import play_policy, replay
-from rlimpro.live.play import play_live
+from rlimpro.live.play import POLICY_EXTERNAL, play_live
 from rlimpro.live.policy import Policy
 from tests.live.conftest import build_policy, free_udp_port
 
@@ -53,7 +53,7 @@ def test_live_patch_exchanges_osc_with_the_server(sine_project: tuple[Path, Path
     np.testing.assert_allclose(received[:100], expected[: min(100, len(received))], atol=1e-5)
 
 
-@pytest.mark.skipif(not (REPO / "pd_externals" / "rlimpro_policy.pd_linux").is_file(), reason="run `make externals`")
+@pytest.mark.skipif(not POLICY_EXTERNAL.is_file(), reason="run `make externals`")
 def test_live_patch_decides_inside_pd(sine_project: tuple[Path, Path, Path]) -> None:
     """--inside: the same patch with [rlimpro_policy] in place of the OSC link gives the same trajectory."""
     root, model, take = sine_project

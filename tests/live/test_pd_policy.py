@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from tests.live.conftest import random_targets
 
+from rlimpro.live.play import EXTERNALS, POLICY_EXTERNAL
 from rlimpro.live.policy import Policy
 from rlimpro.pdrun import find_pd
 
-EXTERNALS = Path(__file__).resolve().parents[2] / "pd_externals"
-pytestmark = pytest.mark.skipif(not (EXTERNALS / "rlimpro_policy.pd_linux").is_file(), reason="run `make externals`")
+pytestmark = pytest.mark.skipif(not POLICY_EXTERNAL.is_file(), reason="run `make externals`")
 
 
 def _pd(tmp_path: Path, messages: list[str], creation: str, externals: Path = EXTERNALS,
