@@ -3,9 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 git make gcc
+APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 libkissfft-dev git make gcc
 
-.PHONY: demo test test-fast bench system venv hotloop externals clean-venv
+.PHONY: demo test test-fast bench system venv native hotloop externals clean-venv
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -15,6 +15,7 @@ DUET_TAKE ?= 01_corpus/demo/audio/flute.ogg
 
 ## demo: install everything (apt + .venv), run the whole default DAG, then an offline duet
 demo: system venv
+	$(MAKE) native || echo "warning: the C descriptor core did not build; analysis falls back to numpy"
 	$(MAKE) hotloop || echo "warning: the C hot path did not build; rlimpro serve will answer in Python"
 	$(MAKE) externals || echo "warning: the Pd external [rlimpro_policy] did not build; play through rlimpro serve"
 	dvc repro
@@ -38,16 +39,24 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 ## test: the whole test suite (real Pd, real onnxruntime, real sockets)
-test: system venv hotloop externals
+test: system venv native hotloop externals
 	pytest -q
+
+## native: the C descriptor core (native/descriptors.c) as the Python binding's library
+NATIVE := rlimpro/descriptors/_analyzer.so
+NATIVE_CFLAGS := -O2 -Wall -Wextra -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags kissfft-float 2>/dev/null || echo -I/usr/include/kissfft -Dkiss_fft_scalar=float)
+native: $(NATIVE)
+
+$(NATIVE): native/descriptors.c native/descriptors.h native/descriptor_names.h
+	gcc $(NATIVE_CFLAGS) -shared -fPIC $< -o $@ -lkissfft-float -lm
 
 ## hotloop: the live server's C hot path (rlimpro/live/_hotloop.so; `serve` falls back to Python without it)
 HOTLOOP := rlimpro/live/_hotloop.so
 ORT_INCLUDE := third_party/onnxruntime/include
 hotloop: $(HOTLOOP)
 
-$(HOTLOOP): rlimpro/live/hotloop.c rlimpro/live/ort_policy.h $(ORT_INCLUDE)/onnxruntime_c_api.h
-	gcc -O2 -Wall -Wextra -std=c11 -D_GNU_SOURCE -shared -fPIC -I $(ORT_INCLUDE) $< -o $@ -ldl -lm
+$(HOTLOOP): rlimpro/live/hotloop.c native/ort_policy.h $(ORT_INCLUDE)/onnxruntime_c_api.h
+	gcc -O2 -Wall -Wextra -std=c11 -D_GNU_SOURCE -shared -fPIC -I native -I $(ORT_INCLUDE) $< -o $@ -ldl -lm
 
 $(ORT_INCLUDE)/onnxruntime_c_api.h:
 	sh tools/fetch-ort-headers.sh $(ORT_INCLUDE)
@@ -57,11 +66,11 @@ externals: venv $(ORT_INCLUDE)/onnxruntime_c_api.h
 	$(MAKE) -C pd_externals ORT_LIBRARY="$$($(PY) -c 'import rlimpro.live.hotloop as h; print(h.onnxruntime_library())')"
 
 ## test-fast: skip tests marked slow
-test-fast: venv hotloop externals
+test-fast: venv native hotloop externals
 	pytest -q -m "not slow"
 
 ## bench: every benchmark in benchmarks/, each prints its ratio to a baseline
-bench: system venv hotloop externals
+bench: system venv native hotloop externals
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean-venv:

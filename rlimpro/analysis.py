@@ -20,11 +20,13 @@ __all__ = ["Framing", "analyze_file", "failure_message", "map_files", "write_csv
 
 @dataclass(frozen=True)
 class Framing:
-    """Analysis settings (params.yaml ``analysis``): sample rate, window and hop in samples."""
+    """Analysis settings (params.yaml ``analysis``): sample rate, window and hop in samples, and
+    the descriptor engine (``auto``: the C core when built, as live; or ``c``, ``numpy``)."""
 
     sr: int = descriptors.SR
     window: int = descriptors.WINDOW
     hop: int = descriptors.HOP
+    engine: str = "auto"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Framing:
@@ -36,7 +38,7 @@ class Framing:
 def analyze_file(path: str | os.PathLike[str], framing: Framing = Framing()) -> np.ndarray:
     """Descriptors of one audio file: [n_frames, 56] (see :func:`rlimpro.descriptors.compute`)."""
     y = load_audio(path, framing.sr)
-    return descriptors.compute(y, framing.sr, window=framing.window, hop=framing.hop)
+    return descriptors.compute(y, framing.sr, window=framing.window, hop=framing.hop, engine=framing.engine)
 
 
 def worker_count(requested: int | None) -> int:

@@ -14,12 +14,23 @@ def analyze(
     audio: list[str] = typer.Argument(..., help="Audio files (wav, flac, ogg, mp3, aiff; any rate, any channels)."),
     output: Path = typer.Option(..., "-o", "--output", help="CSV to write: file, time, then the 56 descriptors."),
     workers: int = typer.Option(0, help="Processes to use; 0 = all cores."),
+    engine: str = typer.Option("auto", "--engine", help="c: the C core (what Pd and the listening server run; "
+                                                       "`make native`), numpy: the readable reference, auto: c when built."),
 ) -> None:
     """Analyse audio files into one CSV of descriptors, one row per frame (DESIGN.md §2)."""
+    import dataclasses
+
     from rlimpro.analysis import Framing, analyze_to_csv
+    from rlimpro.descriptors import ENGINES, native
+    from rlimpro.errors import RlimproError
     from rlimpro.params import PARAMS_FILE, load_params
 
+    if engine not in ENGINES:
+        raise RlimproError(f"--engine {engine}: use one of {', '.join(ENGINES)}")
+    if engine == "c" and not native.available():
+        raise RlimproError("--engine c: the C descriptor core is not built; run `make native` or use --engine numpy")
     framing = Framing.from_params(load_params()) if Path(PARAMS_FILE).is_file() else Framing()
+    framing = dataclasses.replace(framing, engine=engine)
     out = analyze_to_csv(audio, output, framing, workers, warn=_warn)
     console.print(f"wrote {out} ({len(audio)} file{'s' * (len(audio) != 1)})")
 

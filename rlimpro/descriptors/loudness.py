@@ -84,8 +84,13 @@ def truepeak(*, y: np.ndarray, window: int = WINDOW, hop: int = HOP) -> np.ndarr
     :return: np.ndarray [shape=(n_frames,)], dBFS, floored at -150.
     """
     n = n_frames(len(y), window=window, hop=hop)
-    x = pad(np.asarray(y, dtype=np.float64), window=window, hop=hop)
-    up = _oversample4(x)
+    needed = (n - 1) * hop + window
+    reach = (len(TRUEPEAK_TAPS) - 1) // 8
+    # the frames' samples plus the interpolator's reach beyond the last one (zeros past the
+    # end): a stream followed by silence reads exactly these, so the C core streams the same
+    x = np.zeros(needed + reach)
+    x[: min(len(y), needed + reach)] = np.asarray(y, dtype=np.float64)[: needed + reach]
+    up = _oversample4(x)[:, :needed]
     per_sample = np.maximum(up.max(axis=0), -up.min(axis=0))  # max |value| over each sample's 4 phases
     peaks = block_reduce_pairs(per_sample, n, window=window, hop=hop, ufunc=np.maximum)
     return _to_db(peaks.astype(np.float64), 20.0)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.live.conftest import random_targets
+from tests.live.conftest import build_policy, random_targets
 
+from rlimpro.errors import RlimproError
 from rlimpro.live.play import EXTERNALS, POLICY_EXTERNAL
 from rlimpro.live.policy import Policy
 from rlimpro.pdrun import find_pd
@@ -90,8 +91,9 @@ def test_onnxruntime_is_found_through_virtual_env_without_a_built_in_path(policy
     build = tmp_path / "build"
     build.mkdir()
     shutil.copy(EXTERNALS / "rlimpro_policy.c", build)
-    subprocess.run(["make", "-s", "-C", str(build), "-f", str(EXTERNALS / "Makefile"), "ORT_LIBRARY="],
-                   check=True, capture_output=True, timeout=120)
+    # only this object: the Makefile's other classes have sources not copied here
+    subprocess.run(["make", "-s", "-C", str(build), "-f", str(EXTERNALS / "Makefile"), "ORT_LIBRARY=",
+                    "rlimpro_policy.pd_linux"], check=True, capture_output=True, timeout=120)
     frame = random_targets(1)[0]
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     venv = str(Path(sys.executable).parents[1])
@@ -100,3 +102,32 @@ def test_onnxruntime_is_found_through_virtual_env_without_a_built_in_path(policy
     if ctypes.util.find_library("onnxruntime") is None:  # else the system's loader would find that one
         outs, _, console = _pd(tmp_path, [_floats(frame)], str(policy_path), build, env)
         assert outs == [] and "cannot find onnxruntime (not at the path built in, not under $VIRTUAL_ENV" in console
+
+
+#: policy files breaking one rule of DESIGN.md §6 each (build_policy arguments; None removes a metadata key)
+BAD_POLICIES = {
+    "missing metadata key": {"synth": None},
+    "n_params not an integer": {"n_params": "x"},
+    "param_names count": {"param_names": "freq"},
+    "unknown feature": {"features": "loudness,nosuchthing,flatness"},
+    "features out of table order": {"features": "centroid,loudness,flatness"},
+    "analysis not JSON": {"analysis": "not json"},
+    "initial_params out of [0, 1]": {"initial_params": "0.5,2"},
+    "initial_params count": {"initial_params": "0.5"},
+    "input names": {"input_names": ("x", "params")},
+    "output name": {"output_name": "out"},
+    "column count": {"n_features": 4},
+}
+
+
+@pytest.mark.parametrize("overrides", BAD_POLICIES.values(), ids=BAD_POLICIES.keys())
+def test_a_bad_policy_is_refused_as_the_server_refuses_it(tmp_path: Path, overrides: dict) -> None:
+    """The rules of native/policy_file.h are those of rlimpro.live.policy, down to the message."""
+    build_policy(tmp_path / "bad.onnx", **overrides)
+    with pytest.raises(RlimproError) as refused:
+        Policy(tmp_path / "bad.onnx")
+    outs, infos, console = _pd(tmp_path, [], "bad.onnx")
+    errors = [line for line in console.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: rlimpro_policy: {refused.value}"], console
+    assert str(refused.value).endswith("; re-export it with `rlimpro export`")
+    assert outs == [] and infos == []

@@ -1,0 +1,84 @@
+"""The published tolerance between the C core and the numpy reference, per descriptor.
+
+A frame agrees on a descriptor when ``|c − numpy| <= abs + rel·|numpy|``. Most descriptors
+must agree on every frame. Rank and arg-max descriptors (rolloff, pitch, the sine peaks) can
+pick a different one of two nearly equal candidates when the two engines' float32 FFTs round
+differently, so they must agree on at least 99 % of frames (a lone digital click, whose
+spectrum is exactly flat, makes every bin a tie: there they are not compared). Spread,
+skewness and kurtosis weigh the empty top of the spectrum by f², f³ and f⁴; on a spectrum
+narrower than 100 Hz of spread (a pure tone with no noise floor) they measure the FFT's
+rounding noise in either engine, so they are held to their tolerance only where the spread
+is at least 100 Hz, and on 99 % of those frames (quiet ones sit near that noise). Likewise the sine peaks
+are compared where they stand above −60 dBFS: below, they are ripples of the noise floor
+whose order depends on the last bit of the FFT. docs/descriptors.md
+publishes this table; tests/native/test_parity.py holds both engines to it.
+
+>>> import numpy as np
+>>> a = np.zeros((4, 56)); b = a.copy(); b[0, 0] = 1.0   # loudness off by 1 LUFS on one frame
+>>> failing(a, b)
+{'loudness': 0.75}
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from rlimpro.descriptors.names import CATEGORIES, NAMES
+
+#: descriptors that pick one of several candidates (a bin, a lag, a peak)
+RANKED = ("rolloff", "pitch", *CATEGORIES["sines"])
+
+__all__ = ["RANKED", "Tolerance", "TOLERANCES", "agreement", "failing", "NARROW_SPREAD_HZ", "SINE_FLOOR_DB"]
+
+#: spread (Hz) below which spread, skewness and kurtosis are not compared
+NARROW_SPREAD_HZ = 100.0
+#: sine peaks below this (dBFS) are compared only above it: lower ones are noise-floor ripples
+SINE_FLOOR_DB = -60.0
+
+
+class Tolerance(NamedTuple):
+    """A frame agrees when ``|c − numpy| <= absolute + relative·|numpy|``; ``share``: of frames that must."""
+
+    absolute: float
+    relative: float = 0.0
+    share: float = 1.0
+
+
+TOLERANCES: dict[str, Tolerance] = {
+    "loudness": Tolerance(1e-6), "truepeak": Tolerance(1e-4),
+    **{n: Tolerance(0.02) for n in CATEGORIES["mfcc"]},
+    **{n: Tolerance(5e-4) for n in CATEGORIES["chroma"]},
+    "centroid": Tolerance(0.05, 1e-5), "spread": Tolerance(0.05, 1e-3),
+    "skewness": Tolerance(1e-3, 1e-2, 0.99), "kurtosis": Tolerance(1e-2, 1e-2, 0.99),
+    "rolloff": Tolerance(1e-6, 0.0, 0.99), "flatness": Tolerance(1e-3), "crest": Tolerance(1e-3),
+    "pitch": Tolerance(0.01, 0.0, 0.99), "pitch_confidence": Tolerance(1e-4),
+    **{f"sine_freq_{i}": Tolerance(0.01, 0.0, 0.99) for i in range(10)},
+    **{f"sine_mag_{i}": Tolerance(1e-3, 0.0, 0.99) for i in range(10)},
+}
+
+
+def agreement(c: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Share of frames on which each descriptor agrees within :data:`TOLERANCES`.
+
+    :param c: np.ndarray [shape=(n, 56)], the C core's table.
+    :param reference: np.ndarray [shape=(n, 56)], the numpy reference's table of the same signal.
+    :return: descriptor name -> share in [0, 1] (1.0 when no frame is compared).
+    """
+    spread = reference[:, NAMES.index("spread")]
+    shares = {}
+    for i, name in enumerate(NAMES):
+        tol = TOLERANCES[name]
+        ok = np.abs(c[:, i] - reference[:, i]) <= tol.absolute + tol.relative * np.abs(reference[:, i])
+        if name in ("spread", "skewness", "kurtosis"):
+            ok = ok[spread >= NARROW_SPREAD_HZ]
+        elif name.startswith("sine_"):
+            ok = ok[reference[:, NAMES.index("sine_mag_" + name.rsplit("_", 1)[1])] >= SINE_FLOOR_DB]
+        shares[name] = float(ok.mean()) if ok.size else 1.0
+    return shares
+
+
+def failing(c: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """The descriptors whose agreement is below their required share (name -> share)."""
+    return {name: share for name, share in agreement(c, reference).items() if share < TOLERANCES[name].share}
