@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 libkissfft-dev git make gcc
 
-.PHONY: demo test test-fast bench system venv native hotloop externals clean-venv
+.PHONY: demo test test-fast bench system venv native hotloop externals pd-package clean-venv
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -44,7 +44,7 @@ test: system venv native hotloop externals
 
 ## native: the C descriptor core (native/descriptors.c) as the Python binding's library
 NATIVE := rlimpro/descriptors/_analyzer.so
-NATIVE_CFLAGS := -O2 -Wall -Wextra -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags kissfft-float 2>/dev/null || echo -I/usr/include/kissfft -Dkiss_fft_scalar=float)
+NATIVE_CFLAGS := -O3 -Wall -Wextra -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags kissfft-float 2>/dev/null || echo -I/usr/include/kissfft -Dkiss_fft_scalar=float)
 native: $(NATIVE)
 
 $(NATIVE): native/descriptors.c native/descriptors.h native/descriptor_names.h
@@ -61,9 +61,17 @@ $(HOTLOOP): rlimpro/live/hotloop.c native/ort_policy.h $(ORT_INCLUDE)/onnxruntim
 $(ORT_INCLUDE)/onnxruntime_c_api.h:
 	sh tools/fetch-ort-headers.sh $(ORT_INCLUDE)
 
-## externals: the Pd external [rlimpro_policy] (pd_externals/rlimpro_policy.pd_linux), onnxruntime path baked in
+## externals: the Pd externals [rlimpro_policy] and [rlimpro_features~] (pd_externals/*.pd_linux), onnxruntime path baked in
+ORT_LIBRARY = $$($(PY) -c 'import rlimpro.live.hotloop as h; print(h.onnxruntime_library())')
 externals: venv $(ORT_INCLUDE)/onnxruntime_c_api.h
-	$(MAKE) -C pd_externals ORT_LIBRARY="$$($(PY) -c 'import rlimpro.live.hotloop as h; print(h.onnxruntime_library())')"
+	$(MAKE) -C pd_externals ORT_LIBRARY="$(ORT_LIBRARY)"
+
+## pd-package: dist/rlimpro/, a deken-style folder (externals, help patches, link abstractions, meta) for Pd's externals path
+pd-package: externals
+	rm -rf dist/rlimpro
+	$(MAKE) -C pd_externals install PDLIBDIR="$(abspath dist)" ORT_LIBRARY="$(ORT_LIBRARY)"
+	cp -r rlimpro/pd/link-osc rlimpro/pd/link-inside dist/rlimpro/
+	@echo "dist/rlimpro/: copy it into Pd's externals folder (e.g. ~/Documents/Pd/externals); needs libkissfft-float and the onnxruntime library named in README"
 
 ## test-fast: skip tests marked slow
 test-fast: venv native hotloop externals

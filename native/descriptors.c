@@ -51,8 +51,9 @@ struct rd_analyzer {
     /* the stream: buf[0] is analysis sample next_frame·hop − TP_REACH */
     float *buf;                 /* raw samples, window + 2·TP_REACH */
     double *ksq;                /* K-weighted samples squared, same indexing */
-    float *peak;                /* per-sample 4× true peak |value|, same indexing (valid up to filled − TP_REACH) */
-    int filled;
+    float *peak;                /* per-sample 4× true peak |value|, same indexing, valid below peak_done */
+    float *tp_acc;              /* true-peak work, window + 2·TP_REACH */
+    int filled, peak_done;
     double kw[2][6], kstate[2][2];
     float tp_phase[4][2 * TP_REACH + 1];
     /* spectral work */
@@ -372,52 +373,85 @@ static void analyse_frame(rd_analyzer *a, double *out) {
 
 /* ---------- streaming ---------- */
 
-/* one analysis-rate sample in; writes a frame to `out` and returns 1 when one completes */
-static int analysis_sample(rd_analyzer *a, float x, double *out) {
-    int at = a->filled++;
-    a->buf[at] = x;
-    double y = x;   /* K-weighting: two biquads, direct form II transposed, state carried */
-    for (int s = 0; s < 2; s++) {
-        const double *c = a->kw[s];
-        double *z = a->kstate[s];
-        double v = c[0] * y + z[0];
-        z[0] = c[1] * y - c[4] * v + z[1];
-        z[1] = c[2] * y - c[5] * v;
-        if (fabs(z[0]) < 1e-30) z[0] = 0.0;   /* no denormals in long silences */
-        if (fabs(z[1]) < 1e-30) z[1] = 0.0;
-        y = v;
-    }
-    a->ksq[at] = y * y;
-    if (at >= 2 * TP_REACH) {   /* the true peak of sample at − TP_REACH now has its right-hand reach */
-        const float *src = a->buf + at - 2 * TP_REACH;
-        float best = 0.0f;
-        for (int p = 0; p < 4; p++) {
-            float v = 0.0f;
-            for (int i = 0; i <= 2 * TP_REACH; i++) v += a->tp_phase[p][i] * src[i];
-            v = fabsf(v);
-            if (v > best) best = v;
+/* the 4× true peak |value| of buf positions [from, to), each from its 13 neighbours either side
+ * (loops over positions innermost, so the compiler vectorises them; same sums, same order) */
+static void truepeak_block(rd_analyzer *a, int from, int to) {
+    int n = to - from;
+    if (n <= 0) return;
+    float *acc = a->tp_acc, *peak = a->peak + from;
+    const float *x = a->buf + from - TP_REACH;
+    memset(peak, 0, sizeof(float) * n);
+    for (int p = 0; p < 4; p++) {
+        memset(acc, 0, sizeof(float) * n);
+        for (int i = 0; i <= 2 * TP_REACH; i++) {
+            const float c = a->tp_phase[p][i], *src = x + i;
+            for (int k = 0; k < n; k++) acc[k] += c * src[k];
         }
-        a->peak[at - TP_REACH] = best;
+        for (int k = 0; k < n; k++) {
+            float v = fabsf(acc[k]);
+            peak[k] = v > peak[k] ? v : peak[k];
+        }
     }
-    if (a->filled < a->window + 2 * TP_REACH) return 0;
+}
+
+/* Append up to `n` analysis-rate samples (sanitised) to the current frame; returns how many were
+ * taken. When they complete the frame, it is written to `out` and *done set to 1. */
+static int analysis_block(rd_analyzer *a, const float *x, int n, double *out, int *done) {
+    int full = a->window + 2 * TP_REACH, take = full - a->filled;
+    if (take > n) take = n;
+    float *dst = a->buf + a->filled;
+    double *sq = a->ksq + a->filled;
+    for (int j = 0; j < take; j++) {
+        float v = isfinite(x[j]) ? x[j] : 0.0f;
+        dst[j] = v;
+        double y = v;   /* K-weighting: two biquads, direct form II transposed, state carried */
+        for (int s = 0; s < 2; s++) {
+            const double *c = a->kw[s];
+            double *z = a->kstate[s];
+            double w = c[0] * y + z[0];
+            z[0] = c[1] * y - c[4] * w + z[1];
+            z[1] = c[2] * y - c[5] * w;
+            if (fabs(z[0]) < 1e-30) z[0] = 0.0;   /* no denormals in long silences */
+            if (fabs(z[1]) < 1e-30) z[1] = 0.0;
+            y = w;
+        }
+        sq[j] = y * y;
+    }
+    a->filled += take;
+    *done = 0;
+    if (a->filled < full) return take;
+    truepeak_block(a, a->peak_done, a->filled - TP_REACH);
     analyse_frame(a, out);
     int keep = a->filled - a->hop;   /* slide by one hop */
     memmove(a->buf, a->buf + a->hop, sizeof(float) * keep);
     memmove(a->ksq, a->ksq + a->hop, sizeof(double) * keep);
     memmove(a->peak, a->peak + a->hop, sizeof(float) * keep);
     a->filled = keep;
-    return 1;
+    a->peak_done = a->filled - TP_REACH;
+    *done = 1;
+    return take;
+}
+
+/* feed `n` analysis-rate samples; returns the frames written (beyond `room`, into scratch) */
+static int analysis_feed(rd_analyzer *a, const float *x, int n, double *out, int room) {
+    int written = 0, done;
+    while (n > 0) {
+        int took = analysis_block(a, x, n, written < room ? out + (size_t)written * RD_N_DESCRIPTORS : a->scratch, &done);
+        written += done;
+        x += took;
+        n -= took;
+    }
+    return written;
 }
 
 int rd_push(rd_analyzer *a, const float *samples, int n, double *out, int max_frames) {
-    int written = 0;
     resampler *rs = &a->rs;
+    if (rs->up == rs->down) {
+        int written = analysis_feed(a, samples, n, out, max_frames);
+        return written < max_frames ? written : max_frames;
+    }
+    int written = 0;
     for (int j = 0; j < n; j++) {
-        float x = isfinite(samples[j]) ? samples[j] : 0.0f;
-        if (rs->up == rs->down) {
-            written += analysis_sample(a, x, written < max_frames ? out + (size_t)written * RD_N_DESCRIPTORS : a->scratch);
-            continue;
-        }
         if (rs->filled == rs->capacity) {   /* drop input no future output reads */
             long long oldest = rs->next_out * rs->down / rs->up - rs->reach + 1;
             int drop = (int)(oldest - rs->start);
@@ -425,7 +459,7 @@ int rd_push(rd_analyzer *a, const float *samples, int n, double *out, int max_fr
             rs->filled -= drop;
             rs->start += drop;
         }
-        rs->history[rs->filled++] = x;
+        rs->history[rs->filled++] = isfinite(samples[j]) ? samples[j] : 0.0f;
         long long newest = rs->start + rs->filled - 1;
         for (;;) {
             long long pos = rs->next_out * rs->down, base = pos / rs->up;
@@ -436,7 +470,8 @@ int rd_push(rd_analyzer *a, const float *samples, int n, double *out, int max_fr
             float v = 0.0f;
             for (int i = 0; i < width; i++) v += taps[i] * src[i];
             rs->next_out++;
-            written += analysis_sample(a, v, written < max_frames ? out + (size_t)written * RD_N_DESCRIPTORS : a->scratch);
+            written += analysis_feed(a, &v, 1, out + (size_t)(written < max_frames ? written : 0) * RD_N_DESCRIPTORS,
+                                     written < max_frames ? max_frames - written : 0);
         }
     }
     return written < max_frames ? written : max_frames;
@@ -463,6 +498,7 @@ void rd_reset(rd_analyzer *a) {
     memset(a->peak, 0, sizeof(float) * (a->window + 2 * TP_REACH));
     memset(a->kstate, 0, sizeof a->kstate);
     a->filled = pre;
+    a->peak_done = pre;
     resampler_reset(&a->rs);
 }
 
@@ -471,7 +507,7 @@ void rd_destroy(rd_analyzer *a) {
     kiss_fftr_free(a->fft);
     kiss_fftr_free(a->ifft);
     free(a->rs.taps); free(a->rs.history);
-    free(a->buf); free(a->ksq); free(a->peak);
+    free(a->buf); free(a->ksq); free(a->peak); free(a->tp_acc);
     free(a->scaled_window); free(a->frame); free(a->mag); free(a->mag_db); free(a->power);
     free(a->acf); free(a->window_acf); free(a->cumulative); free(a->spectrum);
     free(a->freqs); free(a->freqs_khz); free(a->mel_lo); free(a->mel_hi); free(a->mel_w); free(a->chroma_w);
@@ -504,6 +540,7 @@ rd_analyzer *rd_create(double host_sr, int sr, int window, int hop, char *error,
     a->buf = calloc(span, sizeof(float));
     a->ksq = calloc(span, sizeof(double));
     a->peak = calloc(span, sizeof(float));
+    a->tp_acc = calloc(span, sizeof(float));
     a->scaled_window = malloc(sizeof(float) * window);
     a->frame = malloc(sizeof(float) * window);
     a->acf = malloc(sizeof(float) * window);
@@ -521,7 +558,7 @@ rd_analyzer *rd_create(double host_sr, int sr, int window, int hop, char *error,
     a->chroma_w = malloc(sizeof(double) * N_CHROMA * bins);
     a->fft = kiss_fftr_alloc(window, 0, NULL, NULL);
     a->ifft = kiss_fftr_alloc(window, 1, NULL, NULL);
-    if (!a->buf || !a->ksq || !a->peak || !a->scaled_window || !a->frame || !a->acf || !a->window_acf || !a->mag
+    if (!a->buf || !a->ksq || !a->peak || !a->tp_acc || !a->scaled_window || !a->frame || !a->acf || !a->window_acf || !a->mag
         || !a->mag_db || !a->power || !a->cumulative || !a->spectrum || !a->freqs || !a->freqs_khz || !a->mel_lo
         || !a->mel_hi || !a->mel_w || !a->chroma_w || !a->fft || !a->ifft || resampler_init(&a->rs, host_sr, sr) != 0) {
         rd_destroy(a);

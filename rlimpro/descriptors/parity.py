@@ -30,7 +30,7 @@ from rlimpro.descriptors.names import CATEGORIES, NAMES
 #: descriptors that pick one of several candidates (a bin, a lag, a peak)
 RANKED = ("rolloff", "pitch", *CATEGORIES["sines"])
 
-__all__ = ["RANKED", "Tolerance", "TOLERANCES", "agreement", "failing", "NARROW_SPREAD_HZ", "SINE_FLOOR_DB"]
+__all__ = ["RANKED", "markdown_table", "Tolerance", "TOLERANCES", "agreement", "failing", "NARROW_SPREAD_HZ", "SINE_FLOOR_DB"]
 
 #: spread (Hz) below which spread, skewness and kurtosis are not compared
 NARROW_SPREAD_HZ = 100.0
@@ -47,7 +47,7 @@ class Tolerance(NamedTuple):
 
 
 TOLERANCES: dict[str, Tolerance] = {
-    "loudness": Tolerance(1e-6), "truepeak": Tolerance(1e-4),
+    "loudness": Tolerance(1e-6, 1e-6), "truepeak": Tolerance(1e-4),
     **{n: Tolerance(0.02) for n in CATEGORIES["mfcc"]},
     **{n: Tolerance(5e-4) for n in CATEGORIES["chroma"]},
     "centroid": Tolerance(0.05, 1e-5), "spread": Tolerance(0.05, 1e-3),
@@ -82,3 +82,19 @@ def agreement(c: np.ndarray, reference: np.ndarray) -> dict[str, float]:
 def failing(c: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """The descriptors whose agreement is below their required share (name -> share)."""
     return {name: share for name, share in agreement(c, reference).items() if share < TOLERANCES[name].share}
+
+
+def markdown_table() -> str:
+    """The tolerance table as docs/descriptors.md publishes it (one row per group of columns)."""
+    rows, seen = ["| descriptor | absolute | relative | share of frames |", "|---|---|---|---|"], set()
+    for name in NAMES:
+        tol = TOLERANCES[name]
+        group = next((c for c, names in CATEGORIES.items() if name in names and len(names) > 2 and c != "specshape"), name)
+        if group == "sines":
+            group = "sine_freq_*" if name.startswith("sine_freq") else "sine_mag_*"
+        if group in seen:
+            continue
+        seen.add(group)
+        label = {"mfcc": "mfcc_*", "chroma": "chroma_*"}.get(group, group)
+        rows.append(f"| {label} | {tol.absolute:g} | {tol.relative:g} | {tol.share:.0%} |")
+    return "\n".join(rows)

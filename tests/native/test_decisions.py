@@ -1,0 +1,76 @@
+"""The measure that matters: fed [rlimpro_features~]'s frames, every shipped policy decides as on
+the numpy reference frames it was evaluated on (>= 99.5 % of held-out frames; >= 95 % with Pd at 48 kHz)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import signal
+from tests.native.pd_probe import FEATURES_EXTERNAL, pd_features
+
+from rlimpro.audio import load_audio
+from rlimpro.corpus import track_files
+from rlimpro.descriptors import compute, indices
+from rlimpro.env.targets import split_tracks
+from rlimpro.live.policy import Policy
+
+REPO = Path(__file__).resolve().parents[2]
+SYNTHS = ("sine", "fm", "granular", "subtractive")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not FEATURES_EXTERNAL.is_file(), reason="run `make externals`")]
+
+
+def heldout_recordings(shipped_params: dict) -> list[Path]:
+    """The recordings the DAG holds out of training (env.corpus, env.heldout)."""
+    env = shipped_params["env"]
+    files = track_files(env["corpus"], REPO)
+    _, heldout, _ = split_tracks(list(files), env["heldout"]["fraction"], env["heldout"]["seed"])
+    return [files[name] for name in heldout]
+
+
+def decision_agreement(policy: Policy, reference: np.ndarray, other: np.ndarray) -> float:
+    """Share of frames on which ``other`` gives the decision that ``reference`` gives, from the
+    state the policy is in on the reference trajectory (so one differing frame is one frame)."""
+    states = np.empty((len(reference), policy.info.n_params), np.float32)
+    policy.reset()
+    for t, frame in enumerate(reference):
+        states[t] = policy.params
+        policy.step(frame)
+    a = policy.run_batch(reference.astype(np.float32), states)
+    b = policy.run_batch(other.astype(np.float32), states)
+    return float(np.all(np.abs(a - b) <= 1e-6, axis=1).mean())
+
+
+def _policy(synth: str) -> Policy:
+    path = REPO / "00_synths" / synth / "policy.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path.relative_to(REPO)} not built (dvc repro)")
+    return Policy(path)
+
+
+@pytest.mark.parametrize("synth", SYNTHS)
+def test_pd_frames_give_the_decisions_of_the_reference_frames(synth: str, shipped_params: dict, tmp_path: Path) -> None:
+    policy = _policy(synth)
+    features = list(policy.info.features)
+    for path in heldout_recordings(shipped_params):
+        y = load_audio(path)
+        reference = compute(y, engine="numpy")[:, indices(features)]
+        pd, _ = pd_features(y, tmp_path, selection=features)
+        share = decision_agreement(policy, reference, pd[: len(reference)])
+        print(f"{synth} {path.name}: {share:.2%} of {len(reference)} frames decide alike (Pd 44.1 kHz vs numpy)")
+        assert share >= 0.995
+
+
+@pytest.mark.parametrize("synth", SYNTHS)
+def test_pd_at_48k_decides_like_the_44k1_analysis(synth: str, shipped_params: dict, tmp_path: Path) -> None:
+    policy = _policy(synth)
+    features = list(policy.info.features)
+    for path in heldout_recordings(shipped_params):
+        y = load_audio(path)
+        reference = compute(y, engine="numpy")[:, indices(features)]
+        y48 = signal.resample_poly(y, 160, 147).astype(np.float32)  # the same recording from a 48 kHz interface
+        pd, _ = pd_features(y48, tmp_path, rate=48000, selection=features, frames=len(reference) + 16)
+        share = decision_agreement(policy, reference, pd[: len(reference)])
+        print(f"{synth} {path.name}: {share:.2%} of {len(reference)} frames decide alike (Pd 48 kHz vs numpy 44.1 kHz)")
+        assert share >= 0.95
