@@ -121,3 +121,9 @@ def test_an_unknown_engine_is_refused() -> None:
 
 def test_every_descriptor_has_a_tolerance() -> None:
     assert list(TOLERANCES) == NAMES
+
+
+def test_the_docs_publish_these_tolerances() -> None:
+    from rlimpro.descriptors.parity import markdown_table
+
+    assert markdown_table() in (REPO / "docs" / "descriptors.md").read_text()
