@@ -35,25 +35,39 @@ def serve(
 def live(
     synth: str = typer.Option(..., "--synth", "-s", help="Synth name: the folder 00_synths/NAME/ (played by Pd)."),
     model: Path = typer.Option(None, "--model", "-m", help="The policy.onnx; default 00_synths/NAME/policy.onnx."),
-    audio: Path = typer.Option(None, "--input", "-i", help="Musician recording streamed as descriptors; default: "
-                                                           "the first recording of the policy's corpus."),
-    port: int = typer.Option(6666, "--port", help="UDP port of the server (Pd sends targets there)."),
-    reply_port: int = typer.Option(6667, "--reply-port", help="UDP port Pd listens on for params."),
+    mic: bool = typer.Option(False, "--mic", help="The musician is Pd's audio input 1 ([adc~ 1])."),
+    audio: Path = typer.Option(None, "--input", "-i", help="The musician is this recording, played by Pd ([readsf~]); "
+                                                           "default (without --mic): the first recording of the policy's corpus."),
     inside: bool = typer.Option(False, "--inside", help="Decide inside Pd with the [rlimpro_policy] external "
                                                         "(`make externals`) instead of the OSC server."),
+    port: int = typer.Option(6666, "--port", help="UDP port of the server (Pd sends targets there)."),
+    reply_port: int = typer.Option(6667, "--reply-port", help="UDP port Pd listens on for params."),
+    record: Path = typer.Option(None, "--record", help="Record both sides (musician left, agent right) to this "
+                                                      "stereo WAV from the start until Pd quits."),
     nogui: bool = typer.Option(False, "--nogui", help="Run Pd without its window (the default when $DISPLAY is unset)."),
-    no_audio: bool = typer.Option(False, "--no-audio", help="Run Pd without an audio device (-nosound)."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Run Pd without an audio device (-nosound); a recording "
+                                                            "is still heard and answered, silently."),
+    jack: bool = typer.Option(False, "--jack", help="Audio through a running JACK server (Pd -jack, client 'rlimpro')."),
+    batch: bool = typer.Option(False, "--batch", help="No audio, as fast as the CPU allows, until the recording "
+                                                      "ends (needs --inside; e.g. with --record)."),
     seconds: float = typer.Option(None, "--seconds", help="Stop after this many seconds (default: until Pd is closed)."),
 ) -> None:
-    """Play live: start the server and a Pd patch in which the agent's synth answers a musician."""
+    """Play live: Pd listens to a musician (microphone or recording) and the agent's synth answers."""
+    from rlimpro.errors import RlimproError
     from rlimpro.live.play import play_live
 
+    if mic and audio is not None:
+        raise RlimproError("--mic and --input both name the musician; pass one of them")
+    if jack and no_audio:
+        raise RlimproError("--jack and --no-audio contradict each other; pass one of them")
     model = model or Path("00_synths") / synth / "policy.onnx"
-    counts, _ = play_live(synth, model, root=Path("."), audio=audio, port=port, reply_port=reply_port, inside=inside,
-                          gui=False if nogui else None, sound=not no_audio, seconds=seconds,
+    counts, _ = play_live(synth, model, root=Path("."), audio=audio, mic=mic, port=port, reply_port=reply_port,
+                          inside=inside, gui=False if nogui else None, sound=not no_audio, jack=jack, batch=batch,
+                          record=record, seconds=seconds,
                           write=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
-    console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped"
-                  if counts else "stopped", highlight=False, soft_wrap=True)
+    done = f"; recorded {record}" if record else ""
+    console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped{done}"
+                  if counts else f"stopped{done}", highlight=False, soft_wrap=True)
 
 
 def replay(

@@ -1,4 +1,4 @@
-"""``rlimpro serve`` as a user runs it: a real process, real UDP, Ctrl-C to stop."""
+"""``rlimpro serve`` and ``rlimpro live`` as a user runs them: real processes, real UDP, real Pd."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pytest
+import soundfile as sf
 from pythonosc.osc_message import OscMessage
 
 from rlimpro.live import osc
+from rlimpro.live.play import FEATURES_EXTERNAL, POLICY_EXTERNAL
 from tests.live.conftest import free_udp_port, random_targets
+from tests.live.test_pd import sine_project  # noqa: F401 - the fixture
 
 RLIMPRO = str(Path(sys.executable).parent / "rlimpro")
 
@@ -78,3 +83,46 @@ def test_serve_path_needs_only_the_core_install(policy_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+# ----------------------------------------------------------------------------- rlimpro live
+
+def _no_sound_card() -> bool:
+    cards = Path("/proc/asound/cards")
+    return not cards.is_file() or "no soundcards" in cards.read_text()
+
+
+def test_live_mic_and_input_together_is_an_error(tmp_path: Path) -> None:
+    proc = subprocess.run([RLIMPRO, "live", "--synth", "sine", "--mic", "--input", "take.wav"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: --mic and --input both name the musician; pass one of them"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (_no_sound_card() and FEATURES_EXTERNAL.is_file()),
+                    reason="needs a machine without a sound card, and `make externals`")
+def test_live_without_a_sound_card_says_how_to_play(sine_project: tuple[Path, Path, Path]) -> None:
+    """Pd's audio open failure (its console, never shown) becomes one line naming --no-audio and --jack."""
+    root, model, take = sine_project
+    start = time.monotonic()
+    proc = subprocess.run([RLIMPRO, "live", "--synth", "sine", "--model", str(model), "--input", str(take),
+                           "--nogui", "--seconds", "20"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and time.monotonic() - start < 15  # stopped at once, not after --seconds
+    error = proc.stderr.strip()
+    assert error.startswith("error: Pd could not open the audio device (") and "\n" not in error
+    assert "--no-audio" in error and "--jack" in error and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (FEATURES_EXTERNAL.is_file() and POLICY_EXTERNAL.is_file()), reason="run `make externals`")
+def test_live_batch_records_the_duet(sine_project: tuple[Path, Path, Path]) -> None:
+    """--input --inside --batch --record: the take as fast as Pd goes, both sides in a stereo WAV."""
+    root, model, take = sine_project
+    proc = subprocess.run([RLIMPRO, "live", "--synth", "sine", "--model", str(model), "--input", str(take), "--inside",
+                           "--batch", "--record", "duet.wav"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "decided inside Pd by [rlimpro_policy]" in proc.stdout and "stopped; recorded duet.wav" in proc.stdout
+    duet, sr = sf.read(root / "duet.wav", dtype="float32")
+    assert sr == 44100 and duet.shape[1] == 2 and len(duet) >= sf.info(str(take)).frames
+    assert np.abs(duet[:, 0]).max() > 0.1 and np.abs(duet[:, 1]).max() > 0.01

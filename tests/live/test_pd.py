@@ -1,8 +1,13 @@
-"""Pd plays with the server: the live patch (real Pd, real time) and the offline duet replay."""
+"""Pd plays with the agent: the live patch (real Pd: batch, real time, JACK) and the offline duet replay."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +17,7 @@ import soundfile as sf
 from rlimpro.audio import load_audio
 from rlimpro.descriptors import compute, indices
 from rlimpro.live.duet import play_policy, replay
-from rlimpro.live.play import POLICY_EXTERNAL, play_live
+from rlimpro.live.play import FEATURES_EXTERNAL, POLICY_EXTERNAL, play_live, recorded_params, response_times
 from rlimpro.live.policy import Policy
 from tests.live.conftest import build_policy, free_udp_port
 
@@ -33,41 +38,209 @@ def sine_project(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def _expected_trajectory(model: Path, take: Path) -> np.ndarray:
+    """What `rlimpro replay` decides over ``take``: Policy.step over the C core's frames."""
     policy = Policy(model)
-    frames = compute(load_audio(take), sr=44100)[:, indices(list(policy.info.features))]
-    return play_policy(policy, frames)[0]
+    frames = compute(load_audio(take), sr=44100, engine="c")[:, indices(list(policy.info.features))]
+    trajectory = play_policy(policy, frames)[0]
+    reference = Policy(model)
+    np.testing.assert_array_equal(trajectory, np.array([reference.step(f) for f in frames]))
+    return trajectory
 
 
+def _same_trajectory(received: np.ndarray, expected: np.ndarray) -> None:
+    """Pd applied every decision of the replay, frame-aligned from the first (Pd prints 6 digits);
+    once the take has ended, [rlimpro_features~] goes on hearing silence, so more may follow."""
+    assert len(received) >= len(expected) > 100
+    np.testing.assert_allclose(received[: len(expected)], expected, atol=1e-5)
+
+
+needs_externals = pytest.mark.skipif(not (POLICY_EXTERNAL.is_file() and FEATURES_EXTERNAL.is_file()),
+                                     reason="run `make externals`")
+
+
+@needs_externals
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_live_inside_in_batch_plays_the_replay_trajectory(sine_project: tuple[Path, Path, Path], rate: int) -> None:
+    """--input --inside in batch Pd: [readsf~] -> [rlimpro_features~] -> [rlimpro_policy] decides
+    exactly what replay decides over the same file (48 kHz: resampled first, like replay), and the
+    recording holds the take (left, bit for bit) and the agent (right)."""
+    root, model, take = sine_project
+    if rate != 44100:
+        other = root / "take48.wav"
+        sf.write(other, load_audio(take, sr=rate), rate, subtype="FLOAT")
+        take = other
+    out = root / "duet.wav"
+    counts, console = play_live("sine", model, root=root, audio=take, inside=True, batch=True, record=out,
+                                verbose=True, write=lambda line: None)
+    assert counts == {} and "rlimpro: the take ended" in console
+    _same_trajectory(recorded_params(console), _expected_trajectory(model, take))
+    assert len(response_times(console)) == len(recorded_params(console))
+    duet, sr = sf.read(out, dtype="float32")
+    musician = load_audio(take)
+    assert sr == 44100 and duet.shape[1] == 2 and len(duet) >= len(musician)
+    np.testing.assert_array_equal(duet[: len(musician), 0], musician)
+    assert np.abs(duet[:, 1]).max() > 0.01
+
+
+@needs_externals
+def test_interaction_off_holds_the_synth(sine_project: tuple[Path, Path, Path]) -> None:
+    root, model, take = sine_project
+    out = root / "duet.wav"
+    _, console = play_live("sine", model, root=root, audio=take, inside=True, batch=True, record=out, verbose=True,
+                           config=["rlimpro-interact 0"], write=lambda line: None)
+    assert "rlimpro: the take ended" in console
+    assert "rlimpro-target:" not in console and "rlimpro-params:" not in console
+    agent = sf.read(out, dtype="float32")[0][:, 1]
+    assert np.abs(agent).max() > 0.01  # the synth plays on, at its initial params
+
+
+@pytest.mark.skipif(not FEATURES_EXTERNAL.is_file(), reason="run `make externals`")
 def test_live_patch_exchanges_osc_with_the_server(sine_project: tuple[Path, Path, Path]) -> None:
+    """The OSC link in real time (-nosound: batch Pd never polls sockets): the server decides the
+    replay's trajectory and Pd applies each decision."""
     root, model, take = sine_project
     counts, console = play_live("sine", model, root=root, audio=take, port=0, reply_port=free_udp_port(),
-                                gui=False, sound=False, seconds=1.5, verbose=True, write=lambda line: None)
+                                gui=False, sound=False, seconds=3.0, verbose=True, write=lambda line: None)
     assert counts["resets"] == 1 and counts["pings"] == 1 and counts["dropped"] == 0
-    assert counts["targets"] > 50 and counts["sent"] == counts["targets"]
+    assert counts["targets"] > 200 and counts["sent"] == counts["targets"]
     assert "rlimpro-pong: sine 2 2" in console
-    received = np.array([[float(v) for v in line.split(":")[1].split()]
-                         for line in console.splitlines() if line.startswith("rlimpro-params:")])
-    expected = _expected_trajectory(model, take)
-    # Pd streamed the frames in order from the first and applied every answer (Pd prints 6 digits)
+    received = recorded_params(console)
     assert len(received) >= counts["sent"] - 3  # the last replies may still be in flight at quit
-    np.testing.assert_allclose(received[:100], expected[: min(100, len(received))], atol=1e-5)
+    _same_trajectory(received, _expected_trajectory(model, take))
+    assert len(response_times(console)) > 0
 
 
-@pytest.mark.skipif(not POLICY_EXTERNAL.is_file(), reason="run `make externals`")
-def test_live_patch_decides_inside_pd(sine_project: tuple[Path, Path, Path]) -> None:
-    """--inside: the same patch with [rlimpro_policy] in place of the OSC link gives the same trajectory."""
+@needs_externals
+def test_live_patch_decides_inside_pd_in_real_time(sine_project: tuple[Path, Path, Path]) -> None:
+    """--inside in real time (-nosound): [rlimpro_policy] gives the same trajectory."""
     root, model, take = sine_project
-    counts, console = play_live("sine", model, root=root, audio=take, inside=True, gui=False, sound=False, seconds=1.5,
+    counts, console = play_live("sine", model, root=root, audio=take, inside=True, gui=False, sound=False, seconds=3.0,
                                 verbose=True, write=lambda line: None)
     assert counts == {}
     assert "rlimpro-info: synth sine" in console and "rlimpro-info: n_params 2" in console
-    received = np.array([[float(v) for v in line.split(":")[1].split()]
-                         for line in console.splitlines() if line.startswith("rlimpro-params:")])
-    assert len(received) > 50
-    expected = _expected_trajectory(model, take)
-    np.testing.assert_allclose(received[:100], expected[: min(100, len(received))], atol=1e-5)
+    _same_trajectory(recorded_params(console), _expected_trajectory(model, take))
 
 
+# ----------------------------------------------------------------------------- --mic through JACK
+
+PLAYER = """#N canvas 0 50 400 300 12;
+#X obj 20 20 r play;
+#X msg 20 45 open \\$1 \\, start;
+#X obj 20 70 readsf~ 1;
+#X obj 20 100 dac~ 1;
+#X obj 120 100 r play-again;
+#X obj 120 20 r play-file;
+#X obj 120 45 symbol;
+#X connect 0 0 1 0;
+#X connect 1 0 2 0;
+#X connect 2 0 3 0;
+#X connect 2 1 6 0;
+#X connect 4 0 6 0;
+#X connect 5 0 6 1;
+#X connect 6 0 1 0;
+"""
+
+
+def _jack_ports(env: dict[str, str]) -> dict[str, str]:
+    """{port: 'input' | 'output'} of the JACK server, from `jack_lsp -p`."""
+    out = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True, env=env, timeout=10).stdout
+    ports, name = {}, None
+    for line in out.splitlines():
+        if line.startswith(("\t", " ")) and name and "properties:" in line:
+            ports[name] = "input" if "input" in line else "output"
+        elif line.strip():
+            name = line.strip()
+    return ports
+
+
+@pytest.fixture
+def jack_server() -> Iterator[dict[str, str]]:
+    """A JACK server with the dummy driver (no sound card needed), private to this test: the
+    environment its clients need (JACK_DEFAULT_SERVER). Clients get 10 s (-t) before JACK drops
+    them, so that a loaded CI machine does not stall the real-time Pd."""
+    if not all(shutil.which(tool) for tool in ("jackd", "jack_lsp", "jack_connect")):
+        pytest.skip("JACK is not installed (apt-get install jackd2)")
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"rlimpro-test-{os.getpid()}", "JACK_NO_AUDIO_RESERVATION": "1"}
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "10000", "-d", "dummy", "-r", "44100", "-p", "256"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while not any(p.startswith("system:") for p in _jack_ports(env)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.skip("jackd (dummy driver) did not start")
+            time.sleep(0.2)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@needs_externals
+def test_live_mic_through_jack_reacts_to_the_input(sine_project: tuple[Path, Path, Path], jack_server: dict[str, str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--mic --jack in real time: a second Pd plays a take (silence, then a loud tone, looped) into
+    the live patch's input through JACK; the patch hears the step, and the agent's params follow
+    what it heard (silence drives param 1 up, the tone drives it down for this test policy)."""
+    root, model, _ = sine_project
+    for key in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION"):
+        monkeypatch.setenv(key, jack_server[key])
+    t = np.arange(44100) / 44100
+    take = root / "step.wav"
+    sf.write(take, np.concatenate([np.zeros(44100), 0.3 * np.sin(2 * np.pi * 440 * t)]).astype(np.float32), 44100,
+             subtype="FLOAT")
+    player_patch = root / "player.pd"
+    player_patch.write_text(PLAYER)
+    before = set(_jack_ports(jack_server))
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["console"] = play_live("sine", model, root=root, mic=True, jack=True, inside=True, gui=False,
+                                          seconds=7.0, verbose=True, write=lambda line: None)[1]
+        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
+            result["error"] = exc
+
+    live = threading.Thread(target=run)
+    live.start()
+    player = subprocess.Popen(["pd", "-nogui", "-noprefs", "-jack", "-nojackconnect", "-inchannels", "0",
+                               "-outchannels", "1", "-open", str(player_patch),
+                               "-send", f"pd dsp 1; play-file symbol {take}; play-again bang"],
+                              env=jack_server, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # two new clients: the live patch (an input port) and the player (outputs only)
+            ports = {p: d for p, d in _jack_ports(jack_server).items() if p not in before}
+            clients = {p.split(":")[0] for p in ports}
+            inputs = [p for p, d in ports.items() if d == "input"]
+            outputs = [p for p, d in ports.items() if d == "output" and p.split(":")[0] not in {i.split(":")[0] for i in inputs}]
+            if len(clients) == 2 and inputs and outputs:
+                break
+            assert time.monotonic() < deadline and "error" not in result, f"JACK ports: {ports} {result}"
+            time.sleep(0.2)
+        subprocess.run(["jack_connect", sorted(outputs)[0], sorted(inputs)[0]], env=jack_server, check=True, timeout=10)
+        live.join(60)
+    finally:
+        player.terminate()
+        player.wait(10)
+    assert not live.is_alive()
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    console = str(result["console"])
+    targets, params = recorded_params(console, "rlimpro-target"), recorded_params(console)
+    assert len(params) == len(targets) > 300  # one decision per heard frame, ~86 per second
+    loudness = targets[:, 0]
+    loud, quiet = loudness > -20, loudness < -100
+    assert loud.sum() > 40 and quiet.sum() > 40  # the patch heard the take's silence and its tone
+    reference = Policy(model)
+    np.testing.assert_allclose(params, np.array([reference.step(f) for f in targets]), atol=1e-4)
+    step = np.diff(params[:, 1], prepend=np.float32(Policy(model).info.initial_params[1]))
+    assert (step[loud] <= 0).all() and (step[quiet] >= 0).all()  # (0 once clipped at 0 or 1)
+    assert step[loud].min() < -0.01 and step[quiet].max() > 0.01  # it turned around with the input
 def test_replay_writes_the_duet(sine_project: tuple[Path, Path, Path]) -> None:
     root, model, take = sine_project
     out = root / "out" / "duet.wav"
