@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 libkissfft-dev jackd2 git make gcc
 
-.PHONY: demo test test-fast bench system venv native hotloop externals pd-package clean-venv
+.PHONY: demo test test-fast bench system venv native hotloop externals pd-package pd-package-only clean-venv
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -66,12 +66,17 @@ ORT_LIBRARY = $$($(PY) -c 'import rlimpro.live.hotloop as h; print(h.onnxruntime
 externals: venv $(ORT_INCLUDE)/onnxruntime_c_api.h
 	$(MAKE) -C pd_externals ORT_LIBRARY="$(ORT_LIBRARY)"
 
-## pd-package: dist/rlimpro/, a deken-style folder (externals, help patches, link abstractions, meta) for Pd's externals path
+## pd-package: $(PD_PACKAGE_DIR)/rlimpro/, a deken-style folder (externals, help patches, link abstractions, meta) for Pd's externals path
+PD_PACKAGE_DIR ?= dist
 pd-package: externals
-	rm -rf dist/rlimpro
-	$(MAKE) -C pd_externals install PDLIBDIR="$(abspath dist)" ORT_LIBRARY="$(ORT_LIBRARY)"
-	cp -r rlimpro/pd/link-osc rlimpro/pd/link-inside dist/rlimpro/
-	@echo "dist/rlimpro/: copy it into Pd's externals folder (e.g. ~/Documents/Pd/externals); needs libkissfft-float and the onnxruntime library named in README"
+	$(MAKE) pd-package-only
+
+pd-package-only:
+	@test -f pd_externals/rlimpro_features~.pd_linux || { echo "build the externals first: make externals"; exit 1; }
+	rm -rf "$(PD_PACKAGE_DIR)/rlimpro"
+	$(MAKE) -C pd_externals install PDLIBDIR="$(abspath $(PD_PACKAGE_DIR))" ORT_LIBRARY="$(ORT_LIBRARY)"
+	cp -r rlimpro/pd/link-osc rlimpro/pd/link-inside "$(PD_PACKAGE_DIR)/rlimpro/"
+	@echo "$(PD_PACKAGE_DIR)/rlimpro/: copy it into Pd's externals folder (e.g. ~/Documents/Pd/externals); it needs Debian's libkissfft-float and onnxruntime (see README)"
 
 ## test-fast: skip tests marked slow
 test-fast: venv native hotloop externals

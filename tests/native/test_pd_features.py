@@ -90,3 +90,17 @@ def test_help_patches_open_headless(help_patch: str) -> None:
     console = proc.stdout + proc.stderr
     assert "couldn't create" not in console, console
     assert proc.returncode == 0, console
+
+
+def test_pd_package_is_a_folder_pd_can_load(tmp_path: Path) -> None:
+    proc = subprocess.run(["make", "-s", "pd-package-only", f"PD_PACKAGE_DIR={tmp_path}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    package = tmp_path / "rlimpro"
+    for name in ("rlimpro_features~.pd_linux", "rlimpro_policy.pd_linux", "rlimpro_features~-help.pd",
+                 "rlimpro_policy-help.pd", "rlimpro-meta.pd", "link-osc/rlimpro-link.pd", "link-inside/rlimpro-link.pd"):
+        assert (package / name).is_file(), name
+    for help_patch in ("rlimpro_features~-help.pd", "rlimpro_policy-help.pd"):
+        run = subprocess.run([find_pd(), "-nogui", "-nosound", "-noprefs", "-batch", "-path", str(package),
+                              "-open", str(package / help_patch), "-send", "pd quit"], capture_output=True, text=True, timeout=60)
+        assert "couldn't create" not in run.stdout + run.stderr
