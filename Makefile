@@ -84,7 +84,7 @@ test-fast: venv native hotloop externals
 
 ## bench: every benchmark in benchmarks/, each prints its ratio to a baseline
 bench: system venv native hotloop externals
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)

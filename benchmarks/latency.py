@@ -56,7 +56,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rlimpro.live.play import EXTERNALS, POLICY_EXTERNAL  # noqa: E402
+from benchmarks._pd import checked_policy  # noqa: E402
+from rlimpro.live.play import EXTERNALS  # noqa: E402
 from rlimpro.live.policy import Policy  # noqa: E402
 from rlimpro.pdrun import find_pd  # noqa: E402
 
@@ -65,7 +66,6 @@ GOAL = HOP + BLOCK
 STEP_BASE = 16 * HOP          # the step lands in hop 16 (+ offset): the policy has run on silence before
 LENGTH = STEP_BASE + 12 * HOP  # samples of DSP per run: the step plus 12 hops (room for a slow policy)
 CAPACITY = LENGTH // HOP + 4   # lists stored per object
-FEATURES_EXTERNAL = EXTERNALS / "rlimpro_features~.pd_linux"
 
 
 class _Patch:
@@ -205,14 +205,9 @@ def main() -> None:
     parser.add_argument("--offsets", type=int, nargs="+", default=[0, 1, 63, 64, 65, 128, 256, 384, 447, 448, 506, 511],
                         help="positions of the step within its hop (0..511)")
     args = parser.parse_args()
-    for external in (FEATURES_EXTERNAL, POLICY_EXTERNAL):
-        if not external.is_file():
-            raise SystemExit(f"{external.relative_to(ROOT)} is not built: run `make externals`")
-    if not args.policy.is_file():
-        raise SystemExit(f"{args.policy}: no policy; run `dvc repro` (or `make demo`) first, or pass --policy")
     if any(not 0 <= o < HOP for o in args.offsets):
         raise SystemExit(f"offsets are positions within a hop: 0..{HOP - 1}")
-    model = args.policy.resolve()
+    model = checked_policy(args.policy)
     info = Policy(model).info
     features = " ".join(info.features)
     steps = {f"step{o}": STEP_BASE + o for o in args.offsets}

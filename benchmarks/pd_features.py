@@ -37,14 +37,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rlimpro.live.play import EXTERNALS, POLICY_EXTERNAL  # noqa: E402
+from benchmarks._pd import checked_policy  # noqa: E402
+from rlimpro.live.play import EXTERNALS  # noqa: E402
 from rlimpro.live.policy import Policy  # noqa: E402
 from rlimpro.pdrun import find_pd  # noqa: E402
 
 SR, HOP = 44100, 512
 HOP_SECONDS = HOP / SR
 GOAL_SHARE = 1.0  # % of one core for features + policy
-FEATURES_EXTERNAL = EXTERNALS / "rlimpro_features~.pd_linux"
 
 
 def _patch(seconds: float, chain: list[str]) -> str:
@@ -105,12 +105,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs per configuration (the median counts)")
     parser.add_argument("--policy", type=Path, default=ROOT / "00_synths" / "fm" / "policy.onnx")
     args = parser.parse_args()
-    for external in (FEATURES_EXTERNAL, POLICY_EXTERNAL):
-        if not external.is_file():
-            raise SystemExit(f"{external.relative_to(ROOT)} is not built: run `make externals`")
-    if not args.policy.is_file():
-        raise SystemExit(f"{args.policy}: no policy; run `dvc repro` (or `make demo`) first, or pass --policy")
-    model = args.policy.resolve()
+    model = checked_policy(args.policy)
     info = Policy(model).info
     features = " ".join(info.features)
     configs = {
