@@ -98,3 +98,32 @@ def markdown_table() -> str:
         label = {"mfcc": "mfcc_*", "chroma": "chroma_*"}.get(group, group)
         rows.append(f"| {label} | {tol.absolute:g} | {tol.relative:g} | {tol.share:.0%} |")
     return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rlimpro.descriptors.parity AUDIO...``: check both engines on your own recordings.
+
+    Prints, per file, the descriptors whose agreement falls below the published share (or
+    "all within tolerance"); exits 1 if any file fails.
+    """
+    import sys
+
+    from rlimpro.audio import load_audio
+    from rlimpro.descriptors import compute
+
+    files = sys.argv[1:] if argv is None else argv
+    if not files:
+        print("usage: python -m rlimpro.descriptors.parity AUDIO...")
+        return 2
+    bad = 0
+    for path in files:
+        y = load_audio(path)
+        fails = failing(compute(y, engine="c"), compute(y, engine="numpy"))
+        bad += bool(fails)
+        detail = ", ".join(f"{name} {share:.2%} < {TOLERANCES[name].share:.0%}" for name, share in fails.items())
+        print(f"{path}: {detail or 'all 56 descriptors within tolerance'}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -127,3 +127,13 @@ def test_the_docs_publish_these_tolerances() -> None:
     from rlimpro.descriptors.parity import markdown_table
 
     assert markdown_table() in (REPO / "docs" / "descriptors.md").read_text()
+
+
+def test_users_can_check_their_own_recordings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import soundfile as sf
+
+    from rlimpro.descriptors.parity import main
+
+    sf.write(tmp_path / "take.wav", stress_signals()["vibrato harmonics"], SR)
+    assert main([str(tmp_path / "take.wav")]) == 0
+    assert "take.wav: all 56 descriptors within tolerance" in capsys.readouterr().out
