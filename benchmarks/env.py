@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from rlimpro.env import prepare
 from rlimpro.env.synthetic import write_synthetic_project
+from rlimpro.layout import Layout
+from rlimpro.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,17 +72,17 @@ def _rate(fn, n: int) -> float:
 
 
 def main() -> None:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = load_params(ROOT)
     root, synth = ROOT, "fm"
     if not (ROOT / "00_synths/fm/lookup.parquet").is_file() or not any((ROOT / "01_corpus/demo/features").glob("*.parquet")):
         root = write_synthetic_project(tempfile.mkdtemp(), synth="fm", n_params=4, subdiv=10, frames=1000)
     setup = prepare(root, synth, params)
-    table = pd.read_parquet(root / "00_synths" / synth / "lookup.parquet")
+    table = pd.read_parquet(Layout(root).lookup(synth))
     frames = pd.concat([pd.read_parquet(p) for p in sorted((root / "01_corpus/demo/features").glob("*.parquet"))],
                        ignore_index=True)
     n_actions = 3**setup.cfg.n_params
     actions = np.random.default_rng(0).integers(n_actions, size=200_000)
-    print(f"table: {root / '00_synths' / synth / 'lookup.parquet'} ({setup.table.n_rows} rows, N={setup.cfg.n_params}, "
+    print(f"table: {Layout(root).lookup(synth)} ({setup.table.n_rows} rows, N={setup.cfg.n_params}, "
           f"{len(setup.cfg.features)} features)")
 
     naive = NaiveEnv(table, setup.cfg.features, frames, setup.cfg.step)
@@ -118,7 +119,7 @@ def _report_runs() -> None:
     for stats_file in sorted(ROOT.glob("00_synths/*/runs/main/train_stats.json")):
         synth = stats_file.parts[-4]
         stats = json.loads(stats_file.read_text())
-        metrics_file = ROOT / "00_synths" / synth / "eval" / "metrics.json"
+        metrics_file = Layout(ROOT).eval(synth) / "metrics.json"
         curve = " ".join(f"{c['timesteps'] // 1000}k:{c['distance']:.3f}" for c in stats["curve"][4::5])
         line = f"{synth:<12} {stats['timesteps']:>8} steps in {stats['wall_time_s']:6.1f} s; train distance {curve}"
         if metrics_file.is_file():

@@ -207,10 +207,11 @@ def _wait_for(proc: subprocess.Popen, cmd: list[str], addr: tuple[str, int], soc
 
 def policy_and_run(project: Path, work: Path) -> tuple[Path, Path, Path, str]:
     """(project root, run folder, policy.onnx, description)."""
+    from rlimpro.layout import Layout
     from rlimpro.params import load_params
 
-    for synth in load_params(project).get("synths", []):
-        run, model = project / "00_synths" / synth / "runs" / "main", project / "00_synths" / synth / "policy.onnx"
+    for synth in load_params(project)["synths"]:
+        run, model = Layout(project).run(synth), Layout(project).policy(synth)
         if (run / "model.zip").is_file() and model.is_file():
             return project, run, model, f"synth {synth} (runs/main of {project})"
     from rlimpro.env.synthetic import write_synthetic_project
@@ -221,7 +222,7 @@ def policy_and_run(project: Path, work: Path) -> tuple[Path, Path, Path, str]:
     params = copy.deepcopy(load_params(REPO))
     params["train"].update(total_timesteps=3000, n_envs=4)
     train("toy", params, work)
-    run = work / "00_synths" / "toy" / "runs" / "main"
+    run = Layout(work).run("toy")
     model, _ = export_run(run, work / "policy.onnx", work, check=2000)
     return work, run, model, "synthetic 4-param synth (no DAG run yet; trained 3000 steps)"
 

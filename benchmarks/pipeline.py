@@ -104,11 +104,11 @@ def bare(root: Path) -> None:
     for corpus in params["corpora"]:
         analyze_corpus(corpus, params, root)
     for synth in params["synths"]:
-        render_lookup(synth, root)
+        render_lookup(synth, params, root)
     for synth in params["synths"]:
-        train(synth, params, root, run_id="main")
+        train(synth, params, root)
         export(synth, params, root)
-        evaluate(root, synth=synth, params=params)
+        evaluate(synth, params, root)
 
 
 def dvc_repro(root: Path) -> None:

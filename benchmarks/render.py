@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from rlimpro.lookup import render_lookup
+from rlimpro.params import load_params
 from rlimpro.render import render_points
 from rlimpro.synth import load_synth
 
@@ -64,13 +64,12 @@ def lookup_scaling(subdivs: list[int]) -> list[tuple[int, float]]:
         root = Path(tmp)
         shutil.copytree(REPO / "00_synths" / "sine", root / "00_synths" / "sine",
                         ignore=shutil.ignore_patterns("lookup.parquet", ".lookup_chunks"))
-        params = yaml.safe_load((REPO / "params.yaml").read_text())
+        params = load_params(REPO)
         for subdiv in subdivs:
             params["synth"] = {"sine": {"subdiv": subdiv}}
-            params["render"] = {**params.get("render", {}), "chunk_size": 64}  # always >= 2 parallel chunks
-            (root / "params.yaml").write_text(yaml.safe_dump(params))
+            params["render"]["chunk_size"] = 64  # always >= 2 parallel chunks
             start = time.perf_counter()
-            render_lookup("sine", root)
+            render_lookup("sine", params, root)
             results.append((subdiv**2, time.perf_counter() - start))
     return results
 

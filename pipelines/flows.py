@@ -27,6 +27,7 @@ from pipelines import tasks
 from pipelines.dag import stage_key, stale_outputs
 from pipelines.runners import task_runner
 from rlimpro.analysis import failure_message
+from rlimpro.layout import Layout
 from rlimpro.lookup import LookupPlan, exclusive
 from rlimpro.params import load_params
 
@@ -38,7 +39,7 @@ def _root(root: str) -> str:
 
 
 def _items(root: str, names: list[str] | None, key: str) -> list[str]:
-    return list(names) if names else list(load_params(root).get(key) or [])
+    return list(names) if names else list(load_params(root)[key])
 
 
 def _settle(future: PrefectFuture[Any], stage: Any, *args: Any) -> dict[str, Any]:
@@ -193,7 +194,7 @@ def full(root: str = ".") -> dict[str, dict[str, Any]]:
 
 def metrics_markdown(name: str, root: str | Path) -> str:
     """Markdown of ``00_synths/<name>/eval/``: overall and per-feature nRMSE, links to the plots."""
-    out = Path(root).resolve() / "00_synths" / name / "eval"
+    out = Layout(Path(root).resolve()).eval(name)
     metrics = json.loads((out / "metrics.json").read_text())
     ratios = json.loads((out / "ratios.json").read_text())
     policies = list(metrics["overall"])

@@ -20,6 +20,7 @@ from prefect.states import State
 from pipelines.dag import load_stage, output_digests, stage_key
 from rlimpro import corpus, lookup
 from rlimpro.errors import RlimproError
+from rlimpro.layout import MAIN_RUN
 from rlimpro.params import load_params
 
 __all__ = ["plan_corpus", "analyze_track", "finish_corpus", "plan_lookup", "render_chunk", "finish_lookup", "train",
@@ -123,7 +124,7 @@ def train(name: str, root: str) -> Digests:
     """Stage ``train@<name>``: the DAG's run ``runs/main``."""
     from rlimpro.train import train as stage
 
-    stage(name, load_params(root), root, run_id="main")
+    stage(name, load_params(root), root, run_id=MAIN_RUN)
     return _outputs(root, "train", name)
 
 
@@ -141,5 +142,5 @@ def evaluate(name: str, root: str) -> Digests:
     """Stage ``evaluate@<name>``: metrics and plots of ``runs/main``."""
     from rlimpro.evaluate import evaluate as stage
 
-    stage(root, synth=name, params=load_params(root))
+    stage(name, load_params(root), root)
     return _outputs(root, "evaluate", name)

@@ -30,9 +30,9 @@ class Framing:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Framing:
-        """Build from the ``analysis`` section of params.yaml (defaults where absent)."""
-        section = params.get("analysis") or {}
-        return cls(**{k: int(section[k]) for k in ("sr", "window", "hop") if k in section})
+        """Build from the ``analysis`` section of the validated params.yaml."""
+        section = params["analysis"]
+        return cls(sr=section["sr"], window=section["window"], hop=section["hop"])
 
 
 def analyze_file(path: str | os.PathLike[str], framing: Framing = Framing()) -> np.ndarray:

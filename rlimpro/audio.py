@@ -12,6 +12,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
+from rlimpro.descriptors.framing import SR
 from rlimpro.errors import RlimproError
 
 __all__ = ["AUDIO_SUFFIXES", "load_audio", "silenced_stderr"]
@@ -37,7 +38,7 @@ def silenced_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def load_audio(path: str | os.PathLike[str], sr: int = 44100) -> np.ndarray:
+def load_audio(path: str | os.PathLike[str], sr: int = SR) -> np.ndarray:
     """Decode ``path``, mix to mono and resample to ``sr``.
 
     :param path: a WAV, FLAC, OGG/Vorbis, MP3 or AIFF file (anything libsndfile reads).

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlimpro.descriptors.framing import SR
 from rlimpro.errors import RlimproError
 from rlimpro.render import render_points
 from rlimpro.synth import Param, Synth, load_synth
@@ -90,7 +91,7 @@ def _spec(patch: Path, n_params: int | None) -> Synth:
     return Synth(patch.parent.name, patch.parent, "", params, settle_s=0.1, length_s=0.5)
 
 
-def check_synth(patch: str | Path, *, n_params: int | None = None, sr: int = 44100) -> CheckReport:
+def check_synth(patch: str | Path, *, n_params: int | None = None, sr: int = SR) -> CheckReport:
     """Validate a synth patch (see the module docstring for the checks).
 
     :param patch: path of the ``synth.pd`` (or of its folder).

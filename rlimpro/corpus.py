@@ -27,19 +27,12 @@ from rlimpro.analysis import Framing, analyze_file, map_files
 from rlimpro.atomic import atomic_path, write_json
 from rlimpro.audio import AUDIO_SUFFIXES
 from rlimpro.errors import RlimproError
+from rlimpro.layout import CORPUS_DIR, Layout
 from rlimpro.progress import track
 
 __all__ = [
-    "CORPUS_DIR", "CorpusPlan", "corpus_dir", "track_files", "plan_corpus", "analyze_track", "finish_corpus",
-    "analyze_corpus", "load_track",
+    "CorpusPlan", "recordings", "plan_corpus", "analyze_track", "finish_corpus", "analyze_corpus", "load_track",
 ]
-
-CORPUS_DIR = "01_corpus"
-
-
-def corpus_dir(name: str, root: str | Path = ".") -> Path:
-    """``<root>/01_corpus/<name>``."""
-    return Path(root) / CORPUS_DIR / name
 
 
 def _track_name(audio_dir: Path, path: Path) -> str:
@@ -47,12 +40,13 @@ def _track_name(audio_dir: Path, path: Path) -> str:
     return "__".join(path.relative_to(audio_dir).with_suffix("").parts)
 
 
-def track_files(name: str, root: str | Path = ".") -> dict[str, Path]:
-    """The corpus's audio files by track name, sorted.
+def recordings(name: str, root: str | Path = ".") -> dict[str, Path]:
+    """The recordings of corpus ``name`` by track name, sorted by path: the one rule for what a
+    corpus holds (audio files anywhere below ``audio/``, sub-folders allowed, hidden files not).
 
     :raises RlimproError: if the audio folder is missing or empty, or two files share a name.
     """
-    audio_dir = corpus_dir(name, root) / "audio"
+    audio_dir = Layout(root).audio(name)
     if not audio_dir.is_dir():
         raise RlimproError(
             f"{audio_dir}: no such folder; put the recordings of corpus {name!r} in {CORPUS_DIR}/{name}/audio/"
@@ -143,15 +137,15 @@ def plan_corpus(name: str, params: dict[str, Any], root: str | Path = ".", *, fo
     :param force: every recording is a unit, not only those without a features file.
     :raises RlimproError: if the audio folder is missing or empty, or two files share a name.
     """
-    tracks = track_files(name, root)
-    out_dir = corpus_dir(name, root) / "features"
+    tracks = recordings(name, root)
+    out_dir = Layout(root).features(name)
     outputs = {path: out_dir / f"{key}.parquet" for key, path in tracks.items()}
     for stale in out_dir.glob("*.parquet") if out_dir.is_dir() else []:
         if stale not in outputs.values():
             stale.unlink()  # the recording is gone: its features must not enter the summary
     todo = [path for path, out in outputs.items() if force or not out.is_file()]
-    workers = (params.get("corpus") or {}).get("workers", 0)
-    return CorpusPlan(name, Framing.from_params(params), outputs, todo, workers, corpus_dir(name, root) / "summary.json")
+    workers = params["corpus"]["workers"]
+    return CorpusPlan(name, Framing.from_params(params), outputs, todo, workers, Layout(root).summary(name))
 
 
 def analyze_track(plan: CorpusPlan, recording: Path) -> Path:
@@ -193,7 +187,7 @@ def analyze_corpus(
     """Analyse every recording of corpus ``name``; write per-track features and ``summary.json``.
 
     :param name: folder name under ``01_corpus/``.
-    :param params: params.yaml (uses ``analysis`` and ``corpus.workers``).
+    :param params: the validated params.yaml (uses ``analysis`` and ``corpus.workers``).
     :param root: the project folder.
     :param force: re-analyse tracks whose features file already exists.
     :param warn: receives one line per recording that could not be analysed.

@@ -24,13 +24,15 @@ import numpy as np
 from rlimpro.atomic import atomic_path, write_json, write_text
 from rlimpro.descriptors.names import NAMES
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
+from rlimpro.env.config import resolve_sections
 from rlimpro.env.core import Imitation
 from rlimpro.env.table import load_table
 from rlimpro.env.targets import load_tracks, track_frames
 from rlimpro.errors import RlimproError
+from rlimpro.layout import Layout, eval_dir
 from rlimpro.train import Run, load_run
 
-__all__ = ["POLICIES", "BASELINES", "evaluate", "rollout"]
+__all__ = ["POLICIES", "BASELINES", "evaluate", "evaluate_run", "rollout"]
 
 BASELINES = ("random", "hold", "greedy", "lookahead", "seek")
 POLICIES = ("agent", *BASELINES, "oracle")
@@ -103,28 +105,28 @@ def _agent_policy(run: Run) -> Policy:
     return agent
 
 
-def _eval_dir(root: Path, run: Run) -> Path:
-    if run.path.name == "main" and run.path.parent.name == "runs":
-        return run.path.parent.parent / "eval"
-    return run.path / "eval"
+def evaluate(synth: str, params: dict[str, Any], root: str | Path) -> list[Path]:
+    """DAG stage ``evaluate@synth``: evaluate the synth's run ``runs/main`` into ``<synth>/eval/``.
 
-
-def evaluate(root: str | Path, *, synth: str | None = None, run_dir: str | Path | None = None,
-             params: dict[str, Any] | None = None) -> list[Path]:
-    """Evaluate a run (default: the synth's DAG run ``runs/main``) on its held-out tracks.
-
+    :param synth: synth name.
+    :param params: the validated params.yaml (its ``evaluate`` section, with the synth's overrides).
     :param root: project folder.
-    :param synth: synth name, when ``run_dir`` is not given.
+    :return: files written (``metrics.json``, ``ratios.json``, plot CSV/JSON and PNGs).
+    """
+    return evaluate_run(Layout(root).run(synth), root, params)
+
+
+def evaluate_run(run_dir: str | Path, root: str | Path, params: dict[str, Any] | None = None) -> list[Path]:
+    """Evaluate a run on its held-out tracks; write into :func:`rlimpro.layout.eval_dir` of the run.
+
     :param run_dir: a run folder.
-    :param params: parsed params.yaml; its ``evaluate`` section (``max_frames``, ``plot_frames``,
-        ``seed``) overrides the one stored with the run.
+    :param root: project folder.
+    :param params: the validated params.yaml, whose ``evaluate`` section (``max_frames``,
+        ``plot_frames``, ``seed``, as it applies to the run's synth) replaces the one stored
+        with the run; ``None`` keeps the stored one.
     :return: files written (``metrics.json``, ``ratios.json``, plot CSV/JSON and PNGs).
     """
     root = Path(root)
-    if run_dir is None:
-        if synth is None:
-            raise RlimproError("evaluate: give a run folder or --synth NAME")
-        run_dir = root / "00_synths" / synth / "runs" / "main"
     run = load_run(run_dir)
     if not run.model_path.is_file():
         raise RlimproError(f"{run.path}: no model.zip (training unfinished); run `rlimpro train` again to resume")
@@ -132,12 +134,12 @@ def evaluate(root: str | Path, *, synth: str | None = None, run_dir: str | Path 
     table = load_table(root / run.table_path)
     if table.sha256 != run.table_sha256:
         raise RlimproError(f"{run.table_path}: changed since run {run.path.name} was trained; retrain it")
-    opts = {**(run.config.get("evaluate") or {}), **((params or {}).get("evaluate") or {})}
-    max_frames, seed = int(opts.get("max_frames", 2000)), int(opts.get("seed", 0))
+    opts = run.config["evaluate"] if params is None else resolve_sections(params, cfg.synth)["evaluate"]
+    max_frames, seed = opts["max_frames"], opts["seed"]
     tracks = load_tracks(root, cfg.corpus)
     missing = [t for t in cfg.heldout_tracks if t not in tracks]
     if missing:
-        raise RlimproError(f"01_corpus/{cfg.corpus}: held-out tracks {missing} are gone; retrain the run")
+        raise RlimproError(f"{Layout().corpus(cfg.corpus)}: held-out tracks {missing} are gone; retrain the run")
     core = Imitation(cfg, table, run.norm, [], 1, seed)
     idx = [NAMES.index(f) for f in cfg.features]
     rng = np.random.default_rng(seed)
@@ -163,9 +165,9 @@ def evaluate(root: str | Path, *, synth: str | None = None, run_dir: str | Path 
     }
     oracle = max(metrics["overall"]["oracle"]["nrmse"], 1e-12)
     ratios = {p: metrics["overall"][p]["nrmse"] / oracle for p in POLICIES}
-    out = _eval_dir(root, run)
+    out = eval_dir(run.path)
     written = [write_json(out / "metrics.json", metrics), write_json(out / "ratios.json", ratios)]
-    written += _plots(out, cfg.features, first, int(opts.get("plot_frames", 600)), metrics)
+    written += _plots(out, cfg.features, first, opts["plot_frames"], metrics)
     return written
 
 

@@ -33,16 +33,12 @@ import numpy as np
 from rlimpro import __version__
 from rlimpro.atomic import atomic_path
 from rlimpro.errors import RlimproError
+from rlimpro.layout import Layout
 
-__all__ = ["Parity", "build_graph", "check_parity", "export", "export_run", "policy_metadata", "policy_path"]
+__all__ = ["Parity", "build_graph", "check_parity", "export", "export_run", "policy_metadata"]
 
 OPSET = 20
 _D, _F, _I = 11, 1, 7  # onnx TensorProto DOUBLE, FLOAT, INT64
-
-
-def policy_path(root: str | Path, synth: str) -> Path:
-    """``<root>/00_synths/<synth>/policy.onnx``: where the DAG's export goes."""
-    return Path(root) / "00_synths" / synth / "policy.onnx"
 
 
 # --- the policy network -------------------------------------------------------------------
@@ -294,6 +290,9 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
     ours = {f"net/{name}": tensor for name, tensor in inputs.items()}
     for node in net_nodes:  # the network reads our tensors
         node.input[:] = [ours.get(x, x) for x in node.input]
+        # torch's debug notes (stack traces with this checkout's path and line numbers) would make
+        # the file depend on where and from which source line it was exported
+        del node.metadata_props[:]
     if avi:
         _choose(post, "net/net_out", moved)
     else:
@@ -420,7 +419,7 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
     return Parity(n=n, mismatches=len(bad), ties=ties, max_abs_diff=float(diff.max()))
 
 
-def export_run(run_dir: str | Path, out: str | Path, root: str | Path = ".", *, check: int = 10_000) -> tuple[Path, Parity]:
+def export_run(run_dir: str | Path, out: str | Path, root: str | Path = ".", *, check: int) -> tuple[Path, Parity]:
     """Export a run folder to ``out`` and verify it.
 
     :param run_dir: a run folder (``model.zip``, ``config.json``, ``norm.json``).
@@ -447,11 +446,10 @@ def export_run(run_dir: str | Path, out: str | Path, root: str | Path = ".", *, 
                            f"train again (dvc repro) before exporting")
     core = Imitation(run.env, table, run.norm)
     model = run.load_model()
-    synth_folder = root / "00_synths" / run.env.synth
+    synth_folder = Layout(root).synth(run.env.synth)
     names = ([p.name for p in load_synth(synth_folder).params] if (synth_folder / "synth.yaml").is_file()
              else [f"p{i}" for i in range(run.env.n_params)])
-    analysis = run.config.get("analysis") or {"sr": 44100, "window": 1024, "hop": 512}
-    proto = build_graph(core, model, policy_metadata(run, names, analysis))
+    proto = build_graph(core, model, policy_metadata(run, names, run.config["analysis"]))
     with atomic_path(out) as tmp:
         onnx.save(proto, str(tmp))
         parity = Parity(0, 0, 0, 0.0)
@@ -481,11 +479,10 @@ def export(synth: str, params: dict[str, Any], root: str | Path) -> list[Path]:
     """DAG stage ``export@synth``: ``runs/main`` -> ``00_synths/<synth>/policy.onnx``.
 
     :param synth: synth name.
-    :param params: parsed params.yaml (section ``export``: ``check`` observations).
+    :param params: the validated params.yaml (section ``export``: ``check`` observations).
     :param root: project folder.
     :return: the file written.
     """
-    root = Path(root)
-    check = int((params.get("export") or {}).get("check", 10_000))
-    out, _ = export_run(root / "00_synths" / synth / "runs" / "main", policy_path(root, synth), root, check=check)
+    layout = Layout(root)
+    out, _ = export_run(layout.run(synth), layout.policy(synth), root, check=params["export"]["check"])
     return [out]

@@ -34,21 +34,18 @@ import numpy as np
 from rlimpro.atomic import atomic_path
 from rlimpro.descriptors import NAMES, compute
 from rlimpro.errors import RlimproError
-from rlimpro.params import load_params, section
+from rlimpro.layout import LOOKUP_FILE, POLICY_FILE, Layout
 from rlimpro.progress import track
 from rlimpro.render import map_parallel, render_points
 from rlimpro.synth import load_synth, synth_dir
 
 __all__ = [
-    "LOOKUP_FILE", "CHUNKS_DIR", "grid_points", "row_index", "columns", "summarise",
-    "render_lookup", "lookup_settings", "LookupSettings", "Chunk", "LookupPlan", "plan_lookup", "render_chunk",
-    "finish_lookup", "exclusive",
+    "grid_points", "row_index", "columns", "summarise", "render_lookup", "lookup_settings", "LookupSettings",
+    "Chunk", "LookupPlan", "plan_lookup", "render_chunk", "finish_lookup", "exclusive",
 ]
 
-LOOKUP_FILE = "lookup.parquet"
-CHUNKS_DIR = ".lookup_chunks"
 #: outputs and scratch that live in a synth folder but do not change how it sounds
-_NOT_SOURCES = {LOOKUP_FILE, "policy.onnx", ".gitignore"}
+_NOT_SOURCES = {LOOKUP_FILE, POLICY_FILE, ".gitignore"}
 
 
 def grid_points(n_params: int, subdiv: int) -> np.ndarray:
@@ -105,33 +102,18 @@ class LookupSettings:
     hop: int
 
 
-def lookup_settings(root: str | Path, name: str) -> LookupSettings:
-    """Read ``synth.<name>.subdiv``, ``render.{chunk_size, workers}`` and ``analysis``.
+def lookup_settings(name: str, params: dict[str, Any]) -> LookupSettings:
+    """``synth.<name>.subdiv``, ``render.{chunk_size, workers}`` and ``analysis`` of the validated params.
 
     :raises RlimproError: naming the missing or bad key.
     """
-    return _settings(load_params(root), name)
-
-
-def _settings(params: dict[str, Any], name: str) -> LookupSettings:
-    """:func:`lookup_settings` from params.yaml already read."""
-    synths = section(params, "synth")
-    mine = synths.get(name)
-    if not isinstance(mine, dict) or "subdiv" not in mine:
+    if name not in params["synth"]:
         raise RlimproError(f"params.yaml: add synth.{name}.subdiv (values per parameter, e.g. 7) to build its lookup")
-    render = section(params, "render")
-    analysis = section(params, "analysis")
-    try:
-        settings = LookupSettings(
-            subdiv=int(mine["subdiv"]),
-            chunk_size=int(render.get("chunk_size", 256)),
-            workers=int(render.get("workers", 0)),
-            sr=int(analysis.get("sr", 44100)),
-            window=int(analysis.get("window", 1024)),
-            hop=int(analysis.get("hop", 512)),
-        )
-    except (TypeError, ValueError) as exc:
-        raise RlimproError(f"params.yaml: synth.{name}.subdiv, render and analysis values must be integers") from exc
+    render, analysis = params["render"], params["analysis"]
+    settings = LookupSettings(
+        subdiv=params["synth"][name]["subdiv"], chunk_size=render["chunk_size"], workers=render["workers"],
+        sr=analysis["sr"], window=analysis["window"], hop=analysis["hop"],
+    )
     if settings.subdiv < 2 or settings.chunk_size < 1:
         raise RlimproError(f"params.yaml: synth.{name}.subdiv must be >= 2 and render.chunk_size >= 1")
     return settings
@@ -220,6 +202,7 @@ class LookupPlan:
     :param chunks: every chunk, in table order.
     :param missing: the chunks without a saved file (the work units).
     :param out: where :func:`finish_lookup` writes the table.
+    :param scratch: the saved chunks' folder, removed once the table is written.
     """
 
     name: str
@@ -229,6 +212,7 @@ class LookupPlan:
     chunks: list[Chunk]
     missing: list[Chunk]
     out: Path
+    scratch: Path
 
 
 def plan_lookup(name: str, params: dict[str, Any], root: str | Path = ".") -> LookupPlan:
@@ -240,9 +224,9 @@ def plan_lookup(name: str, params: dict[str, Any], root: str | Path = ".") -> Lo
     """
     folder = synth_dir(root, name)
     synth = load_synth(folder)
-    s = _settings(params, name)
+    s = lookup_settings(name, params)
     n_points = s.subdiv ** synth.n_params
-    chunks_root = folder / CHUNKS_DIR
+    chunks_root = Layout(root).lookup_chunks(name)
     work = chunks_root / _chunk_key(folder, s)
     if chunks_root.is_dir():  # chunks of another configuration can never be reused
         for stale in chunks_root.iterdir():
@@ -254,7 +238,7 @@ def plan_lookup(name: str, params: dict[str, Any], root: str | Path = ".") -> Lo
         for start in range(0, n_points, s.chunk_size)
     ]
     missing = [c for c in chunks if not c.out.is_file()]
-    return LookupPlan(synth.name, folder, synth.n_params, s, chunks, missing, folder / LOOKUP_FILE)
+    return LookupPlan(synth.name, folder, synth.n_params, s, chunks, missing, Layout(root).lookup(name), chunks_root)
 
 
 def finish_lookup(plan: LookupPlan) -> list[Path]:
@@ -275,21 +259,22 @@ def finish_lookup(plan: LookupPlan) -> list[Path]:
     frame = pd.DataFrame(table, columns=columns(plan.n_params))
     with atomic_path(plan.out) as tmp:
         frame.to_parquet(tmp, index=False)
-    shutil.rmtree(plan.folder / CHUNKS_DIR, ignore_errors=True)
+    shutil.rmtree(plan.scratch, ignore_errors=True)
     return [plan.out]
 
 
-def render_lookup(name: str, root: str | Path = ".") -> list[Path]:
+def render_lookup(name: str, params: dict[str, Any], root: str | Path = ".") -> list[Path]:
     """Build ``00_synths/<name>/lookup.parquet`` (resuming from finished chunks).
 
     :param name: the synth (a folder under ``00_synths/``).
-    :param root: the project folder (holding params.yaml).
+    :param params: the validated params.yaml (``synth.<name>``, ``render``, ``analysis``).
+    :param root: the project folder.
     :return: ``[path of lookup.parquet]``.
     :raises RlimproError: on a missing synth or setting, a broken patch, NaN audio, or
         another build of the same synth running.
     """
     with exclusive(name, root):
-        plan = plan_lookup(name, load_params(root), root)
+        plan = plan_lookup(name, params, root)
         jobs = map_parallel(render_chunk, plan.missing, plan.settings.workers)
         for _ in track(jobs, len(plan.missing), f"rendering {plan.name}"):
             pass

@@ -1,4 +1,8 @@
-"""Load ``params.yaml``: every knob of every stage lives there (DESIGN.md §1)."""
+"""Load ``params.yaml``: every knob of every stage lives there (DESIGN.md §1).
+
+:func:`load_params` validates the whole file against :mod:`rlimpro.settings`, so every
+command and stage reads complete, well-typed values.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,18 @@ from typing import Any
 import yaml
 
 from rlimpro.errors import RlimproError
+from rlimpro.settings import validate
 
 PARAMS_FILE = "params.yaml"
 
 
 def load_params(root: str | Path = ".") -> dict[str, Any]:
-    """Read ``<root>/params.yaml``.
+    """Read and validate ``<root>/params.yaml``.
 
     :param root: the project folder (the one holding params.yaml, 00_synths/, 01_corpus/).
-    :return: the parsed parameters.
-    :raises RlimproError: if the file is missing or not valid YAML.
+    :return: every section and key (missing ones with the defaults of :mod:`rlimpro.settings`).
+    :raises RlimproError: if the file is missing, not valid YAML, or has an unknown or
+        mistyped key (one line naming it).
     """
     path = Path(root) / PARAMS_FILE
     if not path.is_file():
@@ -28,12 +34,4 @@ def load_params(root: str | Path = ".") -> dict[str, Any]:
         raise RlimproError(f"{path.name}: not valid YAML ({exc.__class__.__name__}); fix the file") from exc
     if not isinstance(data, dict):
         raise RlimproError(f"{path.name}: expected a mapping of sections, got {type(data).__name__}")
-    return data
-
-
-def section(params: dict[str, Any], name: str) -> dict[str, Any]:
-    """Return ``params[name]`` or raise a clear error naming the missing section."""
-    value = params.get(name)
-    if not isinstance(value, dict):
-        raise RlimproError(f"params.yaml: section {name!r} is missing; add it (see the shipped params.yaml)")
-    return value
+    return validate(data, path.name)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from rlimpro.descriptors.framing import SR
 from rlimpro.errors import RlimproError
 
 __all__ = ["find_pd", "harness", "run_pd", "pd_errors"]
@@ -83,7 +84,7 @@ def run_pd(
     *,
     paths: Sequence[Path] = (),
     send: str | None = None,
-    sr: int = 44100,
+    sr: int = SR,
     timeout: float = 60.0,
     what: str = "patch",
 ) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from rlimpro.atomic import atomic_path
+from rlimpro.descriptors.framing import SR
 from rlimpro.errors import RlimproError
 from rlimpro.pdrun import harness, run_pd
 from rlimpro.synth import BLOCK, Synth
@@ -41,7 +42,7 @@ def render_points(
     synth: Synth,
     points: np.ndarray,
     *,
-    sr: int = 44100,
+    sr: int = SR,
     samples: int | None = None,
     fresh: bool = True,
 ) -> np.ndarray:
@@ -152,7 +153,7 @@ def render_to_wav(
     root: str | Path = ".",
     sweep_to: list[float] | None = None,
     seconds: float | None = None,
-    sr: int = 44100,
+    sr: int = SR,
 ) -> list[Path]:
     """Render one parameter point (or a sweep) of a synth to a WAV file, to listen to it.
 

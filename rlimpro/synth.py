@@ -20,11 +20,10 @@ from typing import Any
 import yaml
 
 from rlimpro.errors import RlimproError
+from rlimpro.layout import SYNTHS_DIR, Layout
 
-__all__ = ["Param", "Synth", "SYNTHS_DIR", "load_synth", "synth_dir", "resolve_synth", "parse_params"]
+__all__ = ["Param", "Synth", "load_synth", "synth_dir", "resolve_synth", "parse_params"]
 
-#: folder of the project holding one folder per synth
-SYNTHS_DIR = "00_synths"
 #: Pd processes DSP in blocks of this many samples; point lengths are whole blocks
 BLOCK = 64
 
@@ -76,9 +75,9 @@ def synth_dir(root: str | Path, name: str) -> Path:
 
     :raises RlimproError: naming the missing folder or file.
     """
-    folder = Path(root) / SYNTHS_DIR / name
+    folder = Layout(root).synth(name)
     if not (folder / "synth.pd").is_file():
-        known = sorted(p.parent.name for p in (Path(root) / SYNTHS_DIR).glob("*/synth.pd"))
+        known = sorted(p.parent.name for p in Layout(root).synths.glob("*/synth.pd"))
         raise RlimproError(
             f"{SYNTHS_DIR}/{name}/synth.pd: not found; known synths: {', '.join(known) or 'none'}"
         )

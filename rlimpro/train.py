@@ -27,22 +27,14 @@ import numpy as np
 
 from rlimpro import __version__
 from rlimpro.atomic import atomic_path, write_json
-from rlimpro.env.build import Setup, prepare, table_path
+from rlimpro.env.build import Setup, prepare
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.targets import Normalisation
 from rlimpro.errors import RlimproError
+from rlimpro.layout import MAIN_RUN, Layout
+from rlimpro.settings import ALGOS
 
 __all__ = ["ALGOS", "Run", "load_run", "run_dir_for", "train"]
-
-#: algorithm -> action spaces it supports
-ALGOS: dict[str, tuple[str, ...]] = {
-    "avi": ("discrete",),
-    "dqn": ("discrete",),
-    "ppo": ("discrete", "multidiscrete", "continuous"),
-    "a2c": ("discrete", "multidiscrete", "continuous"),
-    "sac": ("continuous",),
-    "td3": ("continuous",),
-}
 
 
 @dataclass
@@ -109,13 +101,13 @@ def load_run(run_dir: str | Path) -> Run:
 def run_dir_for(root: str | Path, synth: str, run_id: str | None, algo: str) -> Path:
     """``runs/main`` for the DAG, ``runs/<timestamp>-<algo>`` when ``run_id`` is ``None``."""
     name = run_id or time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{algo}"
-    return Path(root) / "00_synths" / synth / "runs" / name
+    return Layout(root).run(synth, name)
 
 
 def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, Any]:
     train_sec = setup.sections["train"]
-    tpath = table_path(root, setup.cfg.synth)
-    algo, core = str(train_sec.get("algo", "avi")), setup.core()
+    tpath = Layout(root).lookup(setup.cfg.synth)
+    algo, core = train_sec["algo"], setup.core()
     return {
         "rlimpro_version": __version__,
         "synth": setup.cfg.synth,
@@ -132,7 +124,7 @@ def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, A
         "table": {"path": str(tpath.relative_to(root)), "sha256": setup.table.sha256,
                   "n_params": setup.table.n_params, "subdiv": setup.table.subdiv},
         "corpus": setup.cfg.corpus,
-        "analysis": params.get("analysis", {}),
+        "analysis": params["analysis"],
         "env": setup.cfg.to_dict(),
         "train": train_sec,
         "evaluate": setup.sections["evaluate"],
@@ -212,27 +204,28 @@ def _callback(checkpoints: _Checkpoints, every: int, curve: list[dict[str, float
 def _make_model(config: dict[str, Any], setup: Setup, env: Any, tb_dir: Path) -> Any:
     train_sec = config["train"]
     algo = config["algo"]
-    kwargs = dict((train_sec.get("algos") or {}).get(algo) or {})
-    policy_kwargs = dict(train_sec.get("policy_kwargs") or {})
+    kwargs = dict(train_sec["algos"][algo])
+    policy_kwargs = dict(train_sec["policy_kwargs"])
     policy, afterstate = "MlpPolicy", config["policy"] == "afterstate"
     if afterstate:
         from rlimpro.afterstate import grid_spec
 
         core = setup.core()
-        policy, policy_kwargs["grid"] = "AfterstatePolicy", grid_spec(core, float(kwargs.get("gamma", 0.99)))
-    model = _algo_class(algo)(policy, env, seed=int(train_sec.get("seed", 0)), device="cpu",
+        gamma = float(kwargs.get("gamma", 0.99))  # a free-form SB3 kwarg: SB3's own default when absent
+        policy, policy_kwargs["grid"] = "AfterstatePolicy", grid_spec(core, gamma)
+    model = _algo_class(algo)(policy, env, seed=train_sec["seed"], device="cpu",
                               tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs or None, verbose=0, **kwargs)
     if afterstate:
         model.attach(core.points, core.weights)
     return model
 
 
-def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str | None = "main",
+def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str | None = MAIN_RUN,
           profile: str | None = None) -> list[Path]:
     """Train an agent for ``synth`` as params.yaml says; resume from a matching checkpoint.
 
     :param synth: synth name (folder under 00_synths/).
-    :param params: parsed params.yaml.
+    :param params: the validated params.yaml.
     :param root: project folder.
     :param run_id: run folder name; ``"main"`` for the DAG, ``None`` for ``<timestamp>-<algo>``.
     :param profile: research profile (``None`` = ``train.profile``).
@@ -248,15 +241,14 @@ def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str |
         allowed = ", ".join(f"{a}: {'/'.join(s)}" for a, s in ALGOS.items())
         raise RlimproError(f"params.yaml: train.algo {algo!r} with action_space {space!r} is not supported ({allowed})")
     train_sec = config["train"]
-    total = int(train_sec.get("total_timesteps", 50_000))
-    seed = int(train_sec.get("seed", 0))
+    total, seed = train_sec["total_timesteps"], train_sec["seed"]
     run = run_dir_for(root, synth, run_id, algo)
     run.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(int(train_sec.get("torch_threads", 1)))
+    torch.set_num_threads(train_sec["torch_threads"])
 
     key = _config_hash(config, setup.norm)
     checkpoints = _Checkpoints(run / "checkpoints", key)
-    env = setup.vec_env(int(train_sec.get("n_envs", 8)), seed)
+    env = setup.vec_env(train_sec["n_envs"], seed)
     resume = checkpoints.latest()
     tb_dir = run / "tensorboard"
     if resume is None:
@@ -273,7 +265,7 @@ def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str |
     write_json(run / "norm.json", setup.norm.to_dict())
 
     curve: list[dict[str, float]] = []
-    every = int(train_sec.get("checkpoint_every", 20_000))
+    every = train_sec["checkpoint_every"]
     start = time.perf_counter()
     if total > done:
         model.learn(total_timesteps=total - done, callback=_callback(checkpoints, every, curve),

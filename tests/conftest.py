@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import rlimpro  # noqa: F401  (first: pins BLAS to one thread before numpy loads, as the CLI does)
 
-import copy
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 44100
@@ -38,8 +36,8 @@ def project(tmp_path: Path) -> Path:
         if (REPO / name).exists():
             shutil.copy(REPO / name, root / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "features", "summary.json", "lookup.parquet",
-                                    "runs", "eval", "*.onnx", ".lookup_chunks", "*.o", "*.so", "*.pd_linux")
-    for name in ("rlimpro", "00_synths", "01_corpus", "pd_externals"):
+                                    "runs", "eval", "*.onnx", ".lookup_chunks", "*.o", "*.pd_linux")
+    for name in ("rlimpro", "00_synths", "01_corpus", "pd_externals", "native"):
         if (REPO / name).exists():
             shutil.copytree(REPO / name, root / name, ignore=ignore)
     return root
@@ -47,14 +45,18 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_params() -> dict:
-    """The repository's params.yaml (never written)."""
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    """The repository's params.yaml, validated (never written): for tests of the shipped DAG."""
+    from rlimpro.params import load_params
+
+    return load_params(REPO)
 
 
 @pytest.fixture
-def params(shipped_params: dict) -> dict:
-    """A copy of the shipped params that a test may change."""
-    return copy.deepcopy(shipped_params)
+def params() -> dict:
+    """The schema's defaults (:func:`rlimpro.settings.defaults`), a fresh copy a test may change."""
+    from rlimpro.settings import defaults
+
+    return defaults()
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,7 @@ def export(
     from rlimpro.export import export_run
     from rlimpro.params import load_params
 
-    check = int((load_params().get("export") or {}).get("check", 10_000))
-    path, parity = export_run(run, out, Path("."), check=check)
+    path, parity = export_run(run, out, Path("."), check=load_params()["export"]["check"])
     size = path.stat().st_size / 1024
     verified = (f"matches the SB3 policy on {parity.n} observations (max diff {parity.max_abs_diff:.2g}"
                 f"{f', {parity.ties} exact ties' if parity.ties else ''})" if parity.n else "not verified (export.check: 0)")

@@ -10,12 +10,11 @@ from rlimpro.cli._common import console
 
 
 def _sr() -> int:
-    """The analysis sample rate of the project in the current folder (44100 outside one)."""
+    """The analysis sample rate of the project in the current folder (the standard one outside one)."""
+    from rlimpro.descriptors import SR
     from rlimpro.params import PARAMS_FILE, load_params
 
-    if not Path(PARAMS_FILE).is_file():
-        return 44100
-    return int(load_params().get("analysis", {}).get("sr", 44100))
+    return load_params()["analysis"]["sr"] if Path(PARAMS_FILE).is_file() else SR
 
 
 def render_lookup(
@@ -27,8 +26,9 @@ def render_lookup(
     chunks are kept while it runs: after an interruption, run it again to resume.
     """
     from rlimpro.lookup import render_lookup as stage
+    from rlimpro.params import load_params
 
-    (out,) = stage(synth, root=Path("."))
+    (out,) = stage(synth, load_params(), Path("."))
     console.print(f"wrote {out}")
 
 

@@ -23,12 +23,13 @@ def train(
 
     An interrupted run resumes from its last checkpoint when run again with the same settings.
     """
+    from rlimpro.layout import MAIN_RUN
     from rlimpro.params import load_params
     from rlimpro.train import train as stage
 
     params = load_params()
-    chosen = profile or (params.get("train") or {}).get("profile") or "default"
-    rid = None if run_id == "new" or (run_id is None and chosen != "default") else (run_id or "main")
+    chosen = profile or params["train"]["profile"]
+    rid = None if run_id == "new" or (run_id is None and chosen != "default") else (run_id or MAIN_RUN)
     paths = stage(synth, params, Path("."), run_id=rid, profile=profile)
     stats = json.loads(paths[3].read_text())
     console.print(f"trained {synth}: {stats['timesteps']} steps in {stats['wall_time_s']} s -> {paths[0].parent}")
@@ -39,10 +40,15 @@ def evaluate(
     synth: str = typer.Option(None, "--synth", "-s", help="Evaluate 00_synths/NAME/runs/main."),
 ) -> None:
     """Evaluate a run on held-out corpus tracks against the baselines; write metrics and plots."""
+    from rlimpro.errors import RlimproError
     from rlimpro.evaluate import evaluate as stage
+    from rlimpro.evaluate import evaluate_run
     from rlimpro.params import load_params
 
-    paths = stage(Path("."), synth=synth, run_dir=run, params=load_params())
+    if run is None and synth is None:
+        raise RlimproError("evaluate: give a run folder or --synth NAME")
+    params = load_params()
+    paths = evaluate_run(run, Path("."), params) if run is not None else stage(synth, params, Path("."))
     overall = json.loads(paths[0].read_text())["overall"]
     ratios = json.loads(paths[1].read_text())
     console.print("policy      nRMSE   x oracle")

@@ -15,9 +15,12 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from rlimpro.settings import ACTION_SPACES
+
 __all__ = ["SPACES", "deltas", "decode", "make_space", "stay_action", "toward", "unit_moves"]
 
-SPACES = ("discrete", "multidiscrete", "continuous")
+#: the action spaces (named once, in the params.yaml schema)
+SPACES = ACTION_SPACES
 
 
 def deltas(n_params: int) -> np.ndarray:

@@ -14,13 +14,9 @@ from rlimpro.env.gym_env import ImitationEnv, ImitationVecEnv
 from rlimpro.env.table import LookupTable, load_table
 from rlimpro.env.targets import Normalisation, load_tracks, normalisation, split_tracks, track_frames
 from rlimpro.errors import RlimproError
+from rlimpro.layout import Layout
 
-__all__ = ["Setup", "prepare", "table_path"]
-
-
-def table_path(root: str | Path, synth: str) -> Path:
-    """``<root>/00_synths/<synth>/lookup.parquet``."""
-    return Path(root) / "00_synths" / synth / "lookup.parquet"
+__all__ = ["Setup", "prepare"]
 
 
 @dataclass
@@ -59,19 +55,18 @@ def prepare(root: str | Path, synth: str, params: dict[str, Any], profile: str |
 
     :param root: project folder.
     :param synth: synth name.
-    :param params: parsed params.yaml.
+    :param params: the validated params.yaml.
     :param profile: research profile (``None`` = ``train.profile``).
     """
     sections = resolve_sections(params, synth, profile)
     env = sections["env"]
-    table = load_table(table_path(root, synth))
-    corpus = str(env.get("corpus", "demo"))
+    table = load_table(Layout(root).lookup(synth))
+    corpus = env["corpus"]
     tracks = load_tracks(root, corpus)
-    held = env.get("heldout") or {}
-    split = split_tracks(list(tracks), float(held.get("fraction", 0.25)), int(held.get("seed", 0)))
+    split = split_tracks(list(tracks), float(env["heldout"]["fraction"]), env["heldout"]["seed"])
     cfg = env_config(env, sections["train"], synth=synth, n_params=table.n_params, subdiv=table.subdiv, tracks=split)
     train_frames = track_frames(tracks, cfg.train_tracks, cfg.heldout_split, heldout=False)
     if not train_frames or sum(len(f) for f in train_frames) < 2:
-        raise RlimproError(f"01_corpus/{corpus}: too few training frames after the held-out split; add tracks")
+        raise RlimproError(f"{Layout().corpus(corpus)}: too few training frames after the held-out split; add tracks")
     norm = normalisation(cfg.features, table, train_frames)
     return Setup(cfg, table, norm, tracks, sections)

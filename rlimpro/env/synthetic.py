@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rlimpro.descriptors import HOP, SR, WINDOW
 from rlimpro.descriptors.names import NAMES
+from rlimpro.layout import Layout
 
 __all__ = ["synthetic_map", "write_synthetic_project"]
 
@@ -38,18 +40,17 @@ def write_synthetic_project(root: str | Path, *, synth: str = "toy", corpus: str
     """
     import pandas as pd
 
-    root = Path(root)
+    root, layout = Path(root), Layout(root)
     grid = np.stack(np.meshgrid(*[np.linspace(0, 1, subdiv)] * n_params, indexing="ij"), axis=-1).reshape(-1, n_params)
     values = synthetic_map(grid, seed)
     table = pd.DataFrame(grid, columns=[f"p{i}" for i in range(n_params)])
     table = pd.concat([table, pd.DataFrame(values, columns=NAMES),
                        pd.DataFrame(np.abs(values) * 0.01, columns=[f"{n}_std" for n in NAMES])], axis=1)
-    out = root / "00_synths" / synth
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out / "lookup.parquet", index=False)
+    layout.synth(synth).mkdir(parents=True, exist_ok=True)
+    table.to_parquet(layout.lookup(synth), index=False)
 
     rng = np.random.default_rng(seed + 1)
-    feat_dir = root / "01_corpus" / corpus / "features"
+    feat_dir = layout.features(corpus)
     feat_dir.mkdir(parents=True, exist_ok=True)
     all_frames = []
     for k in range(n_tracks):
@@ -65,12 +66,12 @@ def write_synthetic_project(root: str | Path, *, synth: str = "toy", corpus: str
         vals += rng.normal(0, 1, vals.shape) * np.std(values, axis=0) * 0.05
         all_frames.append(vals)
         df = pd.DataFrame(vals, columns=NAMES)
-        df.insert(0, "time", (np.arange(frames) * 512 + 512) / 44100)
+        df.insert(0, "time", (np.arange(frames) * HOP + WINDOW / 2) / SR)
         df.to_parquet(feat_dir / f"track{k}.parquet", index=False)
     cat = np.concatenate(all_frames)
     summary = {"features": {n: {"mean": float(cat[:, i].mean()), "std": float(cat[:, i].std()),
                                 "min": float(cat[:, i].min()), "max": float(cat[:, i].max())}
                             for i, n in enumerate(NAMES)},
                "tracks": [f"track{k}" for k in range(n_tracks)]}
-    (root / "01_corpus" / corpus / "summary.json").write_text(json.dumps(summary))
+    layout.summary(corpus).write_text(json.dumps(summary))
     return root

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rlimpro.corpus import corpus_dir, load_track
+from rlimpro.corpus import load_track
 from rlimpro.descriptors.names import NAMES
 from rlimpro.env.table import LookupTable
 from rlimpro.errors import RlimproError
+from rlimpro.layout import Layout
 
 __all__ = ["Normalisation", "load_tracks", "split_tracks", "track_frames", "normalisation"]
 
@@ -29,7 +30,7 @@ def load_tracks(root: str | Path, corpus: str) -> dict[str, np.ndarray]:
     """
     import pyarrow.parquet as pq
 
-    folder = corpus_dir(corpus, root) / "features"
+    folder = Layout(root).features(corpus)
     files = sorted(folder.glob("*.parquet"))
     if not files:
         raise RlimproError(f"{folder}: no analysed tracks; run `rlimpro analyze-corpus --corpus {corpus}` first")

@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from rlimpro.descriptors.framing import HOP, SR, WINDOW
 from rlimpro.errors import RlimproError
+from rlimpro.layout import Layout
 from rlimpro.live.policy import Policy
 from rlimpro.live.server import Server
 
@@ -49,17 +51,16 @@ _AUDIO_FAILURES = ("alsa input error", "alsa output error", "audio i/o stuck", "
 
 
 def default_input(root: str | Path, corpus: str) -> Path:
-    """The first recording (by name) of ``01_corpus/<corpus>/audio``.
+    """The first recording of the corpus (:func:`rlimpro.corpus.recordings`: sub-folders included).
 
     :raises RlimproError: if there is none.
     """
-    from rlimpro.audio import AUDIO_SUFFIXES
+    from rlimpro.corpus import recordings
 
-    folder = Path(root) / "01_corpus" / corpus / "audio"
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in AUDIO_SUFFIXES) if folder.is_dir() else []
-    if not files:
-        raise RlimproError(f"{folder}: no recordings to play the musician from; pass --input AUDIO or --mic")
-    return files[0]
+    try:
+        return next(iter(recordings(corpus, root).values()))
+    except RlimproError as exc:
+        raise RlimproError(f"{exc}; or pass --input AUDIO or --mic") from None
 
 
 def audio_failure(console: str) -> str | None:
@@ -160,14 +161,14 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
     info = policy.info
     if info.synth != synth:
         raise RlimproError(f"{Path(model).name}: a policy for synth {info.synth!r}, not {synth!r}; "
-                           f"pass --model 00_synths/{synth}/policy.onnx")
+                           f"pass --model {Layout(root).policy(synth)}")
     if not FEATURES_EXTERNAL.is_file():
         raise RlimproError("the Pd external [rlimpro_features~] is not built; run `make externals`")
     if inside and not POLICY_EXTERNAL.is_file():
         raise RlimproError("the Pd external [rlimpro_policy] is not built; run `make externals`, or play without --inside")
-    if (info.sr, info.window, info.hop) != (44100, 1024, 512):
+    if (info.sr, info.window, info.hop) != (SR, WINDOW, HOP):
         raise RlimproError(f"{Path(model).name}: analysed at sr {info.sr}, window {info.window}, hop {info.hop}; "
-                           "[rlimpro_features~] frames at 44100 Hz, 1024, 512")
+                           f"[rlimpro_features~] frames at {SR} Hz, {WINDOW}, {HOP}")
     folder = synth_dir(root, synth).resolve()
     if not mic:
         audio = Path(audio) if audio else default_input(root, info.corpus)

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rlimpro.corpus import analyze_corpus, load_track
+from rlimpro.corpus import analyze_corpus, load_track, recordings
 from rlimpro.descriptors import NAMES
 from rlimpro.errors import RlimproError
+from rlimpro.settings import defaults
 from tests.conftest import sine
 
-PARAMS = {"analysis": {"sr": 44100, "window": 1024, "hop": 512}, "corpus": {"workers": 2}}
+PARAMS = {**defaults(), "corpus": {"workers": 2}}
 
 
 def make_corpus(root: Path) -> Path:
@@ -48,6 +49,15 @@ def test_every_format_rate_and_layout_is_analysed(tmp_path):
     stats = summary["features"]["pitch"]
     assert 220 * 0.99 < stats["min"] <= stats["mean"] <= stats["max"] < 880 * 1.01
     assert not list(features.glob("*.tmp*"))
+
+
+def test_recordings_are_every_audio_file_below_audio(tmp_path):
+    audio = make_corpus(tmp_path)
+    (audio / ".hidden.wav").write_bytes(b"")
+    (audio / "notes.txt").write_text("not a recording\n")
+    tracks = recordings("mini", tmp_path)
+    assert list(tracks) == ["lame", "stereo48k", "takes__low", "vorbis"]  # sorted by path, sub-folders included
+    assert tracks["takes__low"] == audio / "takes" / "low.flac"
 
 
 def test_bad_files_are_named_and_the_others_still_analysed(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +15,10 @@ from rlimpro.env.table import load_table
 from rlimpro.env.targets import load_tracks
 from rlimpro.errors import RlimproError
 from rlimpro.export import check_parity, export_run
+from rlimpro.layout import Layout
 from rlimpro.live.policy import Policy
-from rlimpro.params import load_params
+from rlimpro.settings import defaults
 from rlimpro.train import load_run, train
-
-REPO = Path(__file__).resolve().parents[2]
 
 CONFIGS = [
     pytest.param("avi", "discrete", False, "all", id="avi-discrete-nearest-all"),
@@ -37,7 +35,7 @@ CONFIGS = [
 def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: str) -> Path:
     """A synthetic project in ``root`` with a briefly trained run; returns the run folder."""
     write_synthetic_project(root, synth="toy", n_params=3, subdiv=6, n_tracks=3, frames=200)
-    params = copy.deepcopy(load_params(REPO))
+    params = defaults()
     params["train"].update(algo=algo, action_space=space, total_timesteps=1200, n_envs=4)
     algos = params["train"]["algos"]
     for name in ("avi", "dqn", "sac", "td3"):
@@ -45,7 +43,7 @@ def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: s
     algos["ppo"].update(n_steps=64, batch_size=64)
     params["env"].update(interpolate=interpolate, neighbours=neighbours)
     train("toy", params, root)
-    return root / "00_synths" / "toy" / "runs" / "main"
+    return Layout(root).run("toy")
 
 
 def _exported_default(root: Path):
@@ -75,6 +73,8 @@ def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: 
     assert (meta["algo"], meta["action_space"], meta["synth"], meta["n_params"]) == (algo, space, "toy", "3")
     assert meta["features"] == "loudness,centroid,spread,skewness,kurtosis,rolloff,flatness,crest"
     assert sorted(tmp_path.glob("*.onnx")) == [out]  # one file, no external data beside it
+    raw = out.read_bytes()  # the same bytes wherever and from whichever source line it is exported
+    assert str(Path(__file__).resolve().parents[2]).encode() not in raw and b"stack_trace" not in raw
 
 
 def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_parity_check_catches_a_wrong_graph(tmp_path: Path) -> None:
 
 def test_changed_table_is_refused(tmp_path: Path) -> None:
     run_dir = _trained(tmp_path, "dqn", "discrete", False, "all")
-    table = tmp_path / "00_synths" / "toy" / "lookup.parquet"
+    table = Layout(tmp_path).lookup("toy")
     write_synthetic_project(tmp_path, synth="toy", n_params=3, subdiv=6, n_tracks=3, frames=200, seed=5)
     assert table.is_file()
     with pytest.raises(RlimproError, match="lookup.parquet: changed since main was trained"):

@@ -11,7 +11,7 @@ from scipy import signal
 from tests.native.pd_probe import FEATURES_EXTERNAL, pd_features
 
 from rlimpro.audio import load_audio
-from rlimpro.corpus import track_files
+from rlimpro.corpus import recordings
 from rlimpro.descriptors import compute, indices
 from rlimpro.env.targets import split_tracks
 from rlimpro.live.policy import Policy
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not FEATURES_EXTERNAL.is_file
 def heldout_recordings(shipped_params: dict) -> list[Path]:
     """The recordings the DAG holds out of training (env.corpus, env.heldout)."""
     env = shipped_params["env"]
-    files = track_files(env["corpus"], REPO)
+    files = recordings(env["corpus"], REPO)
     _, heldout, _ = split_tracks(list(files), env["heldout"]["fraction"], env["heldout"]["seed"])
     return [files[name] for name in heldout]
 

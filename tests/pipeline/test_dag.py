@@ -32,8 +32,9 @@ def test_params_references_resolve_as_dvc_does(project):
     assert "01_corpus/demo/features" in load_stage(project, "train@fm").deps  # ${env.corpus}
     set_param(project, "env.corpus", "mine")
     assert "01_corpus/mine/features" in load_stage(project, "evaluate@fm").deps
-    set_param(project, "env.corpus", {"not": "a value"})
-    with pytest.raises(RlimproError, match=r"uses \$\{env.corpus\}"):
+    dvc = project / "dvc.yaml"
+    dvc.write_text(dvc.read_text().replace("${env.corpus}", "${env.heldout}"))  # a mapping, not a value
+    with pytest.raises(RlimproError, match=r"uses \$\{env.heldout\}"):
         load_stage(project, "export@fm")
 
 

@@ -10,6 +10,7 @@ import pytest
 from rlimpro.checksynth import check_synth
 from rlimpro.errors import RlimproError
 from rlimpro.lookup import render_lookup
+from rlimpro.params import load_params
 
 from tests.synth.conftest import RLIMPRO, broken_synth
 
@@ -71,4 +72,4 @@ def test_lookup_of_a_broken_synth_fails_clearly(synth_project: Path) -> None:
         "#N canvas 0 50 450 300 12;\n#X obj 20 20 inlet;\n#X obj 20 50 nope~;\n#X obj 20 80 outlet~;\n"
     )
     with pytest.raises(RlimproError, match="sine/synth.pd: couldn't create 'nope~'"):
-        render_lookup("sine", synth_project)
+        render_lookup("sine", load_params(synth_project), synth_project)

@@ -13,7 +13,9 @@ import pytest
 import soundfile as sf
 import yaml
 
-from rlimpro.lookup import CHUNKS_DIR, _chunk_key, columns, lookup_settings, render_lookup, row_index, summarise
+from rlimpro.layout import CHUNKS_DIR
+from rlimpro.lookup import _chunk_key, columns, lookup_settings, render_lookup, row_index, summarise
+from rlimpro.params import load_params
 from rlimpro.render import render_to_wav
 from rlimpro.synth import load_synth
 
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_table_layout_and_row_equals_its_render(synth_project: Path) -> None:
-    (out,) = render_lookup("sine", synth_project)
+    (out,) = render_lookup("sine", load_params(synth_project), synth_project)
     table = pd.read_parquet(out)
     assert list(table.columns) == columns(2)
     assert len(table) == 9 and np.isfinite(table.to_numpy()).all()
@@ -40,19 +42,19 @@ def test_table_layout_and_row_equals_its_render(synth_project: Path) -> None:
 
 def test_resume_renders_only_missing_chunks_and_gives_the_same_table(synth_project: Path) -> None:
     folder = synth_project / "00_synths" / "sine"
-    (out,) = render_lookup("sine", synth_project)
+    (out,) = render_lookup("sine", load_params(synth_project), synth_project)
     full = pd.read_parquet(out)
     # a run interrupted after the first chunk (4 points) left its file behind
-    work = folder / CHUNKS_DIR / _chunk_key(folder, lookup_settings(synth_project, "sine"))
+    work = folder / CHUNKS_DIR / _chunk_key(folder, lookup_settings("sine", load_params(synth_project)))
     work.mkdir(parents=True)
     np.save(work / "chunk_00000.npy", full.iloc[:4, 2:].to_numpy())
     out.unlink()
-    render_lookup("sine", synth_project)
+    render_lookup("sine", load_params(synth_project), synth_project)
     pd.testing.assert_frame_equal(pd.read_parquet(out), full)
     # the finished chunk is reused, not re-rendered: a marked copy shows up in the table
     work.mkdir(parents=True)
     np.save(work / "chunk_00000.npy", full.iloc[:4, 2:].to_numpy() + 1000.0)
-    render_lookup("sine", synth_project)
+    render_lookup("sine", load_params(synth_project), synth_project)
     again = pd.read_parquet(out)
     np.testing.assert_array_equal(again.iloc[:4, 2:].to_numpy(), full.iloc[:4, 2:].to_numpy() + 1000.0)
     pd.testing.assert_frame_equal(again.iloc[4:], full.iloc[4:])
@@ -75,12 +77,12 @@ def test_killed_run_resumes_to_the_same_table_in_parallel(synth_project: Path) -
     assert 0 < len(done) < 8 and not (folder / "lookup.parquet").exists()
     params["render"]["workers"] = 2
     params_file.write_text(yaml.safe_dump(params))
-    (out,) = render_lookup("granular", synth_project)
+    (out,) = render_lookup("granular", load_params(synth_project), synth_project)
     resumed = pd.read_parquet(out)
     out.unlink()
     params["render"]["workers"] = 1
     params_file.write_text(yaml.safe_dump(params))
-    render_lookup("granular", synth_project)
+    render_lookup("granular", load_params(synth_project), synth_project)
     pd.testing.assert_frame_equal(resumed, pd.read_parquet(out))
     assert len(resumed) == 16
     # granular grains are block-aligned, so its rows too equal single renders exactly

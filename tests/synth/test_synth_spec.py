@@ -11,6 +11,7 @@ from rlimpro.checksynth import count_ports, probe_points
 from rlimpro.descriptors import NAMES
 from rlimpro.errors import RlimproError
 from rlimpro.lookup import columns, grid_points, row_index
+from rlimpro.params import load_params
 from rlimpro.synth import load_synth, parse_params, resolve_synth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def test_one_lookup_build_per_synth_at_a_time(synth_project: Path) -> None:
 
     with _exclusive(synth_project / "00_synths" / "sine"):
         with pytest.raises(RlimproError, match="another render-lookup of this synth is running"):
-            render_lookup("sine", synth_project)
+            render_lookup("sine", load_params(synth_project), synth_project)
 
 
 def _in_daemon(queue) -> None:  # runs in a daemonic child, like a Dask worker

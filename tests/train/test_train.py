@@ -66,7 +66,7 @@ def test_tiny_agent_beats_random_and_hold(toy_project: Path, params: dict, tmp_p
     _tiny(params, 15_000)
     root = _copy(toy_project, tmp_path / "p")
     train("toy", params, root)
-    written = evaluate(root, synth="toy")
+    written = evaluate("toy", params, root)
     metrics = json.loads(written[0].read_text())
     overall = {k: v["nrmse"] for k, v in metrics["overall"].items()}
     assert set(overall) == {"agent", "random", "hold", "greedy", "lookahead", "seek", "oracle"}
