@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 libkissfft-dev jackd2 git make gcc
+APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 libkissfft-dev jackd2 liblo-tools patchelf git make gcc
 
 .PHONY: demo test test-fast bench system venv native hotloop externals pd-package pd-package-only clean-venv
 

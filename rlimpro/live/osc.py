@@ -21,7 +21,7 @@ from pythonosc.osc_packet import OscPacket
 from pythonosc.parsing import osc_types
 
 __all__ = [
-    "TARGET", "PARAMS", "RESET", "PING", "PONG", "MAX_PACKET",
+    "TARGET", "PARAMS", "RESET", "PING", "PONG", "INTENT", "FEATURES", "NUMBER_TAGS", "MAX_PACKET",
     "FloatReader", "FloatWriter", "Message", "OscError",
     "osc_string", "float_prefix", "encode_floats", "decode_floats", "encode_message", "parse_packet",
 ]
@@ -31,6 +31,11 @@ PARAMS = "/rlimpro/params"
 RESET = "/rlimpro/reset"
 PING = "/rlimpro/ping"
 PONG = "/rlimpro/pong"
+INTENT = "/rlimpro/intent"
+FEATURES = "/rlimpro/features"
+
+#: type tags accepted as numbers on the slow path: float32, int32 (Max, liblo), float64
+NUMBER_TAGS = frozenset("ifd")
 
 #: the largest packet the server reads; longer datagrams are dropped as oversize
 MAX_PACKET = 8192

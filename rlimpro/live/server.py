@@ -5,7 +5,7 @@ every ``warm_ms`` the wait times out and the model runs once to stay in the cach
 of exactly F floats is recognised by length and prefix (:class:`~rlimpro.live.osc.FloatReader`),
 converted in place into the policy's pre-bound input, decided by onnxruntime and answered from
 a preallocated packet: no allocation, no logging, no dispatch table on that path. Everything
-else — reset, ping, bundles (unpacked), wrong counts or type tags, NaN/inf/huge values,
+else — reset, ping, targets with int32 or float64 arguments, bundles (unpacked), wrong counts or other type tags, NaN/inf/huge values,
 garbage, oversize packets, unknown addresses — takes the slow path through python-osc and is
 handled or dropped and counted; it never stops the server and never sends a non-finite value.
 
@@ -252,12 +252,14 @@ class Server:
                 counts[MALFORMED] += 1
 
     def _floats(self, message: osc.Message, count: int) -> np.ndarray | None:
-        if any(tag != "f" for tag in message.tags):
+        # int32 (Max, liblo for whole numbers) and float64 are numbers too; anything else is refused
+        if any(tag not in osc.NUMBER_TAGS for tag in message.tags):
             self._counts[WRONG_TYPE] += 1
         elif len(message.args) != count:
             self._counts[WRONG_COUNT] += 1
         else:
-            return np.asarray(message.args, dtype=np.float32)
+            with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: refused as a bad value
+                return np.asarray(message.args, dtype=np.float64).astype(np.float32)
         return None
 
     def _handle(self, message: osc.Message) -> None:
@@ -290,6 +292,11 @@ class Server:
         elif message.address == osc.PING:
             self._sock.sendto(self._pong, self.reply)
             counts[PINGS] += 1
+        elif message.address == osc.INTENT and hasattr(policy, "set_intent"):
+            # only policies with an `intent` input (DESIGN.md §6) take it; for others it is unknown
+            values = self._floats(message, 1)
+            if values is not None and not policy.set_intent(float(values[0])):
+                counts[BAD_VALUE] += 1
         else:
             counts[UNKNOWN_ADDRESS] += 1
 

@@ -8,7 +8,12 @@ policy returns ``params · log(sum(target))``: NaN whenever the target sums belo
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +127,70 @@ ENGINES = ["python", pytest.param("c", marks=pytest.mark.skipif(not hotloop.avai
 def engine(request: pytest.FixtureRequest) -> str:
     """The engine answering targets in the server under test."""
     return request.param
+
+
+# ----------------------------------------------------------------------------- JACK (dummy driver)
+
+def jack_ports(env: dict[str, str]) -> dict[str, str]:
+    """{port: 'input' | 'output'} of the JACK server, from `jack_lsp -p`."""
+    out = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True, env=env, timeout=10).stdout
+    ports, name = {}, None
+    for line in out.splitlines():
+        if line.startswith(("\t", " ")) and name and "properties:" in line:
+            ports[name] = "input" if "input" in line else "output"
+        elif line.strip():
+            name = line.strip()
+    return ports
+
+
+class Jack:
+    """A private jackd with the dummy driver (own server name): start it, kill it, start it again."""
+
+    def __init__(self) -> None:
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": f"rlimpro-test-{os.getpid()}", "JACK_NO_AUDIO_RESERVATION": "1"}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> bool:
+        """Start jackd and wait for its system ports; False if it did not come up."""
+        # clients get 10 s (-t) before JACK drops them, so that a loaded CI machine does not stall a real-time Pd
+        self.proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "10000", "-d", "dummy", "-r", "44100", "-p", "256"],
+                                     env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while not any(p.startswith("system:") for p in jack_ports(self.env)):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def stop(self) -> None:
+        """Terminate jackd (kill it if it does not go within 10 s)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def jack() -> Iterator[Jack]:
+    """A started :class:`Jack` (skips when JACK is not installed or does not start)."""
+    if not all(shutil.which(tool) for tool in ("jackd", "jack_lsp", "jack_connect")):
+        pytest.skip("JACK is not installed (apt-get install jackd2)")
+    server = Jack()
+    try:
+        if not server.start():
+            pytest.skip("jackd (dummy driver) did not start")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def jack_server(jack: Jack) -> dict[str, str]:
+    """A JACK server with the dummy driver (no sound card needed), private to this test: the
+    environment its clients need (JACK_DEFAULT_SERVER)."""
+    return jack.env

@@ -19,7 +19,7 @@ from rlimpro.descriptors import compute, indices
 from rlimpro.live.duet import play_policy, replay
 from rlimpro.live.play import FEATURES_EXTERNAL, POLICY_EXTERNAL, play_live, recorded_params, response_times
 from rlimpro.live.policy import Policy
-from tests.live.conftest import build_policy, free_udp_port
+from tests.live.conftest import build_policy, free_udp_port, jack_ports as _jack_ports
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -139,44 +139,6 @@ PLAYER = """#N canvas 0 50 400 300 12;
 #X connect 5 0 6 1;
 #X connect 6 0 1 0;
 """
-
-
-def _jack_ports(env: dict[str, str]) -> dict[str, str]:
-    """{port: 'input' | 'output'} of the JACK server, from `jack_lsp -p`."""
-    out = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True, env=env, timeout=10).stdout
-    ports, name = {}, None
-    for line in out.splitlines():
-        if line.startswith(("\t", " ")) and name and "properties:" in line:
-            ports[name] = "input" if "input" in line else "output"
-        elif line.strip():
-            name = line.strip()
-    return ports
-
-
-@pytest.fixture
-def jack_server() -> Iterator[dict[str, str]]:
-    """A JACK server with the dummy driver (no sound card needed), private to this test: the
-    environment its clients need (JACK_DEFAULT_SERVER). Clients get 10 s (-t) before JACK drops
-    them, so that a loaded CI machine does not stall the real-time Pd."""
-    if not all(shutil.which(tool) for tool in ("jackd", "jack_lsp", "jack_connect")):
-        pytest.skip("JACK is not installed (apt-get install jackd2)")
-    env = {**os.environ, "JACK_DEFAULT_SERVER": f"rlimpro-test-{os.getpid()}", "JACK_NO_AUDIO_RESERVATION": "1"}
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "10000", "-d", "dummy", "-r", "44100", "-p", "256"], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while not any(p.startswith("system:") for p in _jack_ports(env)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip("jackd (dummy driver) did not start")
-            time.sleep(0.2)
-        yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @needs_externals
