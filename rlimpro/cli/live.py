@@ -25,7 +25,7 @@ def serve(
                                                        "While listening, OSC is answered in Python."),
     stats: bool = typer.Option(False, "--stats", help="Print one status line per second: messages/s, median/p99 decision "
                                                       "time; while listening, the work per hop as a share of the hop."),
-    listen: bool = typer.Option(False, "--listen", help="Hear the musician from an audio input (the [audio] extra) and "
+    listen: bool = typer.Option(False, "--listen", help="Hear the musician from an audio input (needs the audio extra: pip install 'rlimpro\\[audio]') and "
                                                         "send /rlimpro/params every hop."),
     device: str = typer.Option(None, "--device", help="Audio input for --listen: its index or (part of) its name "
                                                       "(--list-devices); default: the system's default input."),
