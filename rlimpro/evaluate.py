@@ -5,7 +5,10 @@ frame with the agent's own action set (continuous agents: the baselines use the 
 moves, a subset of theirs). Error of a frame = agent features at the params chosen after
 seeing the frame, minus the frame (the env's reward convention). nRMSE of a feature is the
 RMSE in normalised units (the run's ``norm.json`` std = 1); ``overall`` is the RMS over the
-selected features.
+selected features. Beside ``nrmse``, each policy's ``overall`` entry has the musical measures of
+:mod:`rlimpro.musicality`: ``nrmse_smooth`` (against the target smoothed over 9 frames),
+``moves_per_s``, ``reversals_per_s`` (on steady frames) and ``lag_frames`` (positive = late),
+combined frame-weighted over the held-out tracks.
 
 Baselines: ``random``; ``hold`` (never moves); ``greedy`` (best next step for the current
 target); ``lookahead`` (one step toward the best point within 2 steps); ``seek`` (one step
@@ -21,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from rlimpro import musicality
 from rlimpro.atomic import atomic_path, write_json, write_text
+from rlimpro.descriptors.framing import HOP, SR
 from rlimpro.descriptors.names import NAMES
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
 from rlimpro.env.config import resolve_sections
@@ -146,6 +151,8 @@ def evaluate_run(run_dir: str | Path, root: str | Path, params: dict[str, Any] |
     policies: dict[str, Policy] = {"agent": _agent_policy(run), **_baselines(core, rng)}
 
     errors = {p: [] for p in POLICIES}
+    tallies: dict[str, list[dict[str, Any]]] = {p: [] for p in POLICIES}
+    start = np.asarray(cfg.initial_params, np.float64)[None]
     first: dict[str, Any] = {}
     for k, frames in enumerate(track_frames(tracks, cfg.heldout_tracks, cfg.heldout_split, heldout=True)):
         targets = run.norm.apply(frames[:max_frames, idx])
@@ -153,14 +160,17 @@ def evaluate_run(run_dir: str | Path, root: str | Path, params: dict[str, Any] |
         oracle_params = table.grid_params(rows)
         results = {name: rollout(core, pol, targets, oracle_params) for name, pol in policies.items()}
         results["oracle"] = (core.points[rows], oracle_params)
-        for name, (feats, _) in results.items():
+        for name, (feats, traj) in results.items():
             errors[name].append(feats - targets)
+            tallies[name].append(musicality.track_tally(targets, feats, np.concatenate([start, traj])))
         if k == 0:
             first = {"targets": targets, "results": results}
 
     sq = {p: np.concatenate(e) ** 2 for p, e in errors.items()}
+    framing = run.config.get("analysis", {})
+    fps = framing.get("sr", SR) / framing.get("hop", HOP)
     metrics = {
-        "overall": {p: {"nrmse": float(np.sqrt(sq[p].mean()))} for p in POLICIES},
+        "overall": {p: {"nrmse": float(np.sqrt(sq[p].mean())), **musicality.combine(tallies[p], fps)} for p in POLICIES},
         "per_feature": {f: {p: float(np.sqrt(sq[p][:, j].mean())) for p in POLICIES} for j, f in enumerate(cfg.features)},
     }
     oracle = max(metrics["overall"]["oracle"]["nrmse"], 1e-12)
@@ -231,6 +241,36 @@ def _plots(out: Path, features: list[str], first: dict[str, Any], n: int, metric
     ax.set_ylabel("param (dotted: oracle)")
     ax.legend(ncol=params.shape[1], fontsize=8)
     written.append(_save(fig, out / "params.png"))
+    written += _musical_plot(out, metrics, colors)
+    return written
+
+
+def _musical_plot(out: Path, metrics: dict[str, Any], colors: dict[str, str]) -> list[Path]:
+    """How busy each policy plays (all held-out tracks): moves/s and reversals/s on steady frames, with its errors and lag."""
+    import matplotlib.pyplot as plt
+
+    overall = metrics["overall"]
+    keys = ("nrmse", "nrmse_smooth", "moves_per_s", "reversals_per_s", "lag_frames")
+    written = [write_json(out / "plots" / "musical.json", [{"policy": p, **{k: overall[p][k] for k in keys}} for p in POLICIES])]
+    y = np.arange(len(POLICIES))[::-1]
+    moves = [overall[p]["moves_per_s"] or 0.0 for p in POLICIES]
+    revs = [overall[p]["reversals_per_s"] or 0.0 for p in POLICIES]
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    ax.barh(y + 0.2, moves, height=0.4, color=[colors[p] for p in POLICIES], alpha=0.45, label="moves/s (all frames)")
+    ax.barh(y - 0.2, revs, height=0.4, color=[colors[p] for p in POLICIES], hatch="//", edgecolor="k", lw=0.5,
+            label="reversals/s (steady frames)")
+    top = max(max(moves), max(revs), 1.0)
+    for yi, p, m in zip(y, POLICIES, moves):
+        lag = overall[p]["lag_frames"]
+        ax.text(max(m, overall[p]["reversals_per_s"] or 0.0) + 0.01 * top, yi,
+                f"nRMSE {overall[p]['nrmse']:.3f} (smoothed target {overall[p]['nrmse_smooth']:.3f}), "
+                f"lag {'n/a' if lag is None else f'{lag} frames'}", va="center", fontsize=7)
+    ax.set_yticks(y, POLICIES)
+    ax.set_xlim(0, top * 1.6)
+    ax.set_xlabel(f"per second ({SR}/{HOP} frames/s)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("how busy each policy plays on the held-out tracks", fontsize=10)
+    written.append(_save(fig, out / "musical.png"))
     return written
 
 

@@ -73,7 +73,12 @@ def test_tiny_agent_beats_random_and_hold(toy_project: Path, params: dict, tmp_p
     assert set(metrics["per_feature"]) == set(load_run(root / "00_synths/toy/runs/main").env.features)
     assert overall["agent"] < overall["random"] and overall["agent"] < overall["hold"], overall
     assert overall["oracle"] <= min(overall.values())
+    for name, entry in metrics["overall"].items():  # the musical measures beside nrmse
+        assert list(entry) == ["nrmse", "nrmse_smooth", "moves_per_s", "reversals_per_s", "lag_frames"], name
+    assert metrics["overall"]["hold"]["moves_per_s"] == 0 and metrics["overall"]["hold"]["lag_frames"] is None
+    assert metrics["overall"]["agent"]["moves_per_s"] <= 44100 / 512
     assert all(p.exists() for p in written) and (root / "00_synths/toy/eval/trajectories.png").stat().st_size > 1000
+    assert (root / "00_synths/toy/eval/musical.png").stat().st_size > 1000
 
 
 def test_cli_reports_a_missing_run_in_one_line(toy_project: Path, tmp_path: Path) -> None:
