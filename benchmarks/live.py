@@ -213,7 +213,7 @@ def policy_and_run(project: Path, work: Path) -> tuple[Path, Path, Path, str]:
     for synth in load_params(project)["synths"]:
         run, model = Layout(project).run(synth), Layout(project).policy(synth)
         if (run / "model.zip").is_file() and model.is_file():
-            return project, run, model, f"synth {synth} (runs/main of {project})"
+            return project, run, model, f"synth {synth} (runs/main)"
     from rlimpro.env.synthetic import write_synthetic_project
     from rlimpro.export import export_run
     from rlimpro.train import train
