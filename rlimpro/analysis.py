@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,9 @@ import numpy as np
 from rlimpro import descriptors
 from rlimpro.audio import load_audio
 from rlimpro.errors import RlimproError
+from rlimpro.parallel import map_parallel
 
-__all__ = ["Framing", "analyze_file", "failure_message", "map_files", "write_csv", "analyze_to_csv", "worker_count"]
+__all__ = ["Framing", "analyze_file", "failure_message", "map_files", "write_csv", "analyze_to_csv"]
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,6 @@ def analyze_file(path: str | os.PathLike[str], framing: Framing = Framing()) -> 
     return descriptors.compute(y, framing.sr, window=framing.window, hop=framing.hop, engine=framing.engine)
 
 
-def worker_count(requested: int | None) -> int:
-    """Processes to use: ``requested`` if positive, else every core."""
-    return requested if requested and requested > 0 else (os.cpu_count() or 1)
-
-
 def failure_message(path: Path, exc: BaseException) -> str:
     """One line saying why ``path`` could not be analysed (an :class:`RlimproError` already names it)."""
     if isinstance(exc, RlimproError):
@@ -63,20 +59,13 @@ def _guarded(job: Callable[[Path], Any], path: Path) -> tuple[Path, Any, str | N
 def map_files(
     job: Callable[[Path], Any], paths: Sequence[Path], workers: int | None = None
 ) -> Iterator[tuple[Path, Any, str | None]]:
-    """Run ``job(path)`` for each path in worker processes, yielding ``(path, result, error)``.
+    """Run ``job(path)`` for each path in worker processes (:func:`rlimpro.parallel.map_parallel`),
+    yielding ``(path, result, error)``.
 
     Results arrive in completion order; ``error`` is a one-line message (result ``None``) when
     the job raised. ``job`` must be a picklable top-level function or partial.
     """
-    n = min(worker_count(workers), max(1, len(paths)))
-    if n == 1:
-        for path in paths:
-            yield _guarded(job, path)
-        return
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(_guarded, job, path) for path in paths]
-        for future in as_completed(futures):
-            yield future.result()
+    return map_parallel(partial(_guarded, job), paths, workers)
 
 
 def write_csv(path: str | os.PathLike[str], rows: Sequence[tuple[str, np.ndarray]], framing: Framing) -> Path:
@@ -105,8 +94,6 @@ def analyze_to_csv(
     :param warn: called with a one-line message for each file that could not be analysed.
     :raises RlimproError: after writing the good files, if any file failed (with a count).
     """
-    from functools import partial
-
     from rlimpro.progress import track
 
     tables: dict[Path, np.ndarray] = {}

@@ -32,6 +32,7 @@ from rlimpro.progress import track
 
 __all__ = [
     "CorpusPlan", "recordings", "plan_corpus", "analyze_track", "finish_corpus", "analyze_corpus", "load_track",
+    "write_features", "write_summary",
 ]
 
 
@@ -63,18 +64,28 @@ def recordings(name: str, root: str | Path = ".") -> dict[str, Path]:
     return tracks
 
 
-def _write_track(path: Path, out: Path, framing: Framing) -> int:
-    """Analyse one recording into ``out`` (parquet, atomic); return its frame count."""
+def write_features(out: Path, table: np.ndarray, framing: Framing, source: str) -> Path:
+    """Write one track's features file (parquet, atomic): ``time`` then the 56 descriptors.
+
+    :param table: np.ndarray [shape=(n_frames, 56)] in :data:`NAMES` order.
+    :param source: the recording's file name, stored in the file's metadata.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = analyze_file(path, framing)
     times = descriptors.frame_times(len(table), framing.sr, framing.window, framing.hop)
     columns = {"time": times, **{name: table[:, i] for i, name in enumerate(descriptors.NAMES)}}
-    meta = {"rlimpro.analysis": json.dumps(framing.__dict__), "rlimpro.source": path.name}
+    meta = {"rlimpro.analysis": json.dumps(framing.__dict__), "rlimpro.source": source}
     arrow = pa.table(columns).replace_schema_metadata(meta)
     with atomic_path(out) as tmp:
         pq.write_table(arrow, tmp)
+    return out
+
+
+def _write_track(path: Path, out: Path, framing: Framing) -> int:
+    """Analyse one recording into ``out`` (parquet, atomic); return its frame count."""
+    table = analyze_file(path, framing)
+    write_features(out, table, framing, path.name)
     return len(table)
 
 
@@ -109,6 +120,11 @@ def _summarise(features: dict[str, Path], name: str, framing: Framing) -> dict[s
         for i, feature in enumerate(descriptors.NAMES)
     }
     return {"corpus": name, "analysis": framing.__dict__, "frames": count, "tracks": tracks, "features": stats}
+
+
+def write_summary(path: Path, features: dict[str, Path], name: str, framing: Framing) -> Path:
+    """Write corpus ``name``'s ``summary.json`` (atomic) from its features files (track -> path)."""
+    return write_json(path, _summarise(features, name, framing))
 
 
 @dataclass(frozen=True)
@@ -172,7 +188,7 @@ def finish_corpus(plan: CorpusPlan, failed: int = 0) -> list[Path]:
             "fix or remove them and run again (finished tracks are kept)"
         )
     features = {out.stem: out for out in plan.outputs.values()}
-    write_json(plan.summary, _summarise(features, plan.name, plan.framing))
+    write_summary(plan.summary, features, plan.name, plan.framing)
     return [*plan.outputs.values(), plan.summary]
 
 

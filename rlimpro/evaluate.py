@@ -27,7 +27,7 @@ import numpy as np
 from rlimpro import musicality
 from rlimpro.atomic import atomic_path, write_json, write_text
 from rlimpro.descriptors.framing import HOP, SR
-from rlimpro.descriptors.names import NAMES
+from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
 from rlimpro.env.config import resolve_sections
 from rlimpro.env.core import Imitation
@@ -146,7 +146,7 @@ def evaluate_run(run_dir: str | Path, root: str | Path, params: dict[str, Any] |
     if missing:
         raise RlimproError(f"{Layout().corpus(cfg.corpus)}: held-out tracks {missing} are gone; retrain the run")
     core = Imitation(cfg, table, run.norm, [], 1, seed)
-    idx = [NAMES.index(f) for f in cfg.features]
+    idx = indices(cfg.features)
     rng = np.random.default_rng(seed)
     policies: dict[str, Policy] = {"agent": _agent_policy(run), **_baselines(core, rng)}
 

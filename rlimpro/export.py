@@ -464,14 +464,14 @@ def export_run(run_dir: str | Path, out: str | Path, root: str | Path = ".", *, 
 
 def _corpus_frames(root: Path, run: Any) -> np.ndarray | None:
     """Raw corpus frames of the run's selected features, or None when the corpus is not analysed."""
-    from rlimpro.descriptors.names import NAMES
+    from rlimpro.descriptors.names import indices
     from rlimpro.env.targets import load_tracks
 
     try:
         tracks = load_tracks(root, run.env.corpus)
     except RlimproError:
         return None
-    idx = [NAMES.index(f) for f in run.env.features]
+    idx = indices(run.env.features)
     return np.concatenate([t[:, idx] for t in tracks.values()])
 
 

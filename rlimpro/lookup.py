@@ -34,43 +34,20 @@ import numpy as np
 from rlimpro.atomic import atomic_path
 from rlimpro.descriptors import NAMES, compute
 from rlimpro.errors import RlimproError
+from rlimpro.grid import grid_points
 from rlimpro.layout import LOOKUP_FILE, POLICY_FILE, Layout
 from rlimpro.progress import track
-from rlimpro.render import map_parallel, render_points
+from rlimpro.parallel import map_parallel
+from rlimpro.render import render_points
 from rlimpro.synth import load_synth, synth_dir
 
 __all__ = [
-    "grid_points", "row_index", "columns", "summarise", "render_lookup", "lookup_settings", "LookupSettings",
+    "columns", "summarise", "render_lookup", "lookup_settings", "LookupSettings",
     "Chunk", "LookupPlan", "plan_lookup", "render_chunk", "finish_lookup", "exclusive",
 ]
 
 #: outputs and scratch that live in a synth folder but do not change how it sounds
 _NOT_SOURCES = {LOOKUP_FILE, POLICY_FILE, ".gitignore"}
-
-
-def grid_points(n_params: int, subdiv: int) -> np.ndarray:
-    """All grid points in row order (mixed radix, p0 slowest).
-
-    :param n_params: N, the number of synth parameters.
-    :param subdiv: values per parameter (>= 2), ``linspace(0, 1, subdiv)``.
-    :return: np.ndarray [shape=(subdiv**N, N)] float64.
-    """
-    axes = [np.linspace(0.0, 1.0, subdiv)] * n_params
-    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, n_params)
-
-
-def row_index(params: np.ndarray | list[float], subdiv: int) -> int | np.ndarray:
-    """Row of the grid point nearest to a parameter vector, by mixed-radix arithmetic (O(1)).
-
-    :param params: np.ndarray [shape=(N,) or (B, N)], values in [0, 1].
-    :param subdiv: values per parameter of the table.
-    :return: the row index (an int for one vector, an int array for a batch).
-    """
-    p = np.clip(np.asarray(params, dtype=np.float64), 0.0, 1.0)
-    digits = np.rint(p * (subdiv - 1)).astype(np.int64)
-    weights = subdiv ** np.arange(p.shape[-1] - 1, -1, -1, dtype=np.int64)
-    rows = digits @ weights
-    return int(rows) if np.ndim(rows) == 0 else rows
 
 
 def columns(n_params: int) -> list[str]:

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from multiprocessing import current_process, get_context
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -28,10 +24,7 @@ from rlimpro.errors import RlimproError
 from rlimpro.pdrun import harness, run_pd
 from rlimpro.synth import BLOCK, Synth
 
-__all__ = ["render_points", "render_to_wav", "sweep_points", "write_wav", "n_workers", "map_parallel"]
-
-T = TypeVar("T")
-R = TypeVar("R")
+__all__ = ["render_points", "render_to_wav", "sweep_points", "write_wav"]
 
 
 def _job_text(points: np.ndarray) -> str:
@@ -109,40 +102,6 @@ def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sr: int) -> Path:
     with atomic_path(path) as tmp:
         sf.write(tmp, np.asarray(audio, dtype=np.float32).ravel(), sr, subtype="FLOAT", format="WAV")
     return Path(path)
-
-
-def n_workers(workers: int) -> int:
-    """Worker processes to use: ``workers`` if positive, else every core."""
-    return workers if workers > 0 else (os.cpu_count() or 1)
-
-
-def map_parallel(fn: Callable[[T], R], jobs: Iterable[T], workers: int) -> Iterator[R]:
-    """Apply ``fn`` to every job, in ``workers`` processes, yielding results as they finish.
-
-    ``fn`` must be a module-level function (processes are spawned). With one worker the
-    jobs run in this process, in order; inside a daemonic process (e.g. a Dask worker),
-    which may not have children, threads are used (Pd still runs in parallel processes).
-    """
-    jobs = list(jobs)
-    workers = min(n_workers(workers), max(1, len(jobs)))
-    if workers == 1:
-        for job in jobs:
-            yield fn(job)
-        return
-    pool: Executor
-    if current_process().daemon:
-        pool = ThreadPoolExecutor(max_workers=workers)
-    else:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-    with pool:
-        futures = [pool.submit(fn, job) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
 
 
 def render_to_wav(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlimpro.descriptors.names import NAMES
+from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import decode, deltas
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
@@ -67,7 +67,7 @@ class Imitation:
         self.moves = neighbour_moves(cfg.neighbours, n)
         self.obs_dim = 2 * f + n + len(self.moves) + (n if cfg.seek else 0)
         self.grid = table.grid_params(np.arange(table.n_rows))
-        idx = [NAMES.index(x) for x in cfg.features]
+        idx = indices(cfg.features)
         frames = [norm.apply(t[:, idx]) for t in (train_frames or []) if len(t)]
         self.frames = np.concatenate(frames) if frames else np.zeros((0, f))
         ends = np.cumsum([len(t) for t in frames], dtype=np.int64)

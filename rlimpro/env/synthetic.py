@@ -7,13 +7,12 @@ through that map with noise (so targets are reachable but not exactly on the gri
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from rlimpro.descriptors import HOP, SR, WINDOW
 from rlimpro.descriptors.names import NAMES
+from rlimpro.grid import grid_points
 from rlimpro.layout import Layout
 
 __all__ = ["synthetic_map", "write_synthetic_project"]
@@ -40,19 +39,22 @@ def write_synthetic_project(root: str | Path, *, synth: str = "toy", corpus: str
     """
     import pandas as pd
 
+    from rlimpro.analysis import Framing
+    from rlimpro.corpus import write_features, write_summary
+    from rlimpro.lookup import columns
+
     root, layout = Path(root), Layout(root)
-    grid = np.stack(np.meshgrid(*[np.linspace(0, 1, subdiv)] * n_params, indexing="ij"), axis=-1).reshape(-1, n_params)
+    grid = grid_points(n_params, subdiv)
     values = synthetic_map(grid, seed)
-    table = pd.DataFrame(grid, columns=[f"p{i}" for i in range(n_params)])
-    table = pd.concat([table, pd.DataFrame(values, columns=NAMES),
-                       pd.DataFrame(np.abs(values) * 0.01, columns=[f"{n}_std" for n in NAMES])], axis=1)
+    table = pd.DataFrame(np.concatenate([grid, values, np.abs(values) * 0.01], axis=1), columns=columns(n_params))
     layout.synth(synth).mkdir(parents=True, exist_ok=True)
     table.to_parquet(layout.lookup(synth), index=False)
 
     rng = np.random.default_rng(seed + 1)
     feat_dir = layout.features(corpus)
     feat_dir.mkdir(parents=True, exist_ok=True)
-    all_frames = []
+    framing = Framing()
+    tracks: dict[str, Path] = {}
     for k in range(n_tracks):
         # piecewise "notes": hold a point for a while, drift slowly inside it
         p = np.empty((frames, n_params))
@@ -64,14 +66,6 @@ def write_synthetic_project(root: str | Path, *, synth: str = "toy", corpus: str
             p[t] = cur
         vals = synthetic_map(p, seed)
         vals += rng.normal(0, 1, vals.shape) * np.std(values, axis=0) * 0.05
-        all_frames.append(vals)
-        df = pd.DataFrame(vals, columns=NAMES)
-        df.insert(0, "time", (np.arange(frames) * HOP + WINDOW / 2) / SR)
-        df.to_parquet(feat_dir / f"track{k}.parquet", index=False)
-    cat = np.concatenate(all_frames)
-    summary = {"features": {n: {"mean": float(cat[:, i].mean()), "std": float(cat[:, i].std()),
-                                "min": float(cat[:, i].min()), "max": float(cat[:, i].max())}
-                            for i, n in enumerate(NAMES)},
-               "tracks": [f"track{k}" for k in range(n_tracks)]}
-    layout.summary(corpus).write_text(json.dumps(summary))
+        tracks[f"track{k}"] = write_features(feat_dir / f"track{k}.parquet", vals, framing, source="synthetic")
+    write_summary(layout.summary(corpus), tracks, corpus, framing)
     return root

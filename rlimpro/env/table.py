@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rlimpro.descriptors.names import NAMES
+from rlimpro import grid
+from rlimpro.descriptors.names import NAMES, indices
 from rlimpro.errors import RlimproError
 
 __all__ = ["LookupTable", "load_table", "file_sha256"]
@@ -48,18 +49,15 @@ class LookupTable:
     @property
     def radix(self) -> np.ndarray:
         """Row stride of each parameter, ``subdiv ** (N - 1 - i)`` (int64 ``[N]``)."""
-        return self.subdiv ** np.arange(self.n_params - 1, -1, -1, dtype=np.int64)
+        return grid.radix(self.n_params, self.subdiv)
 
     def columns(self, names: list[str]) -> np.ndarray:
         """Feature columns ``names`` as a contiguous ``float64 [rows, len(names)]`` array."""
-        idx = [NAMES.index(n) for n in names]
-        return np.ascontiguousarray(self.features[:, idx])
+        return np.ascontiguousarray(self.features[:, indices(names)])
 
     def grid_params(self, rows: np.ndarray) -> np.ndarray:
         """Parameter vectors ``[..., N]`` in [0, 1] of the given row indices."""
-        rows = np.asarray(rows, dtype=np.int64)
-        coords = (rows[..., None] // self.radix) % self.subdiv
-        return coords / (self.subdiv - 1)
+        return grid.grid_params(rows, self.n_params, self.subdiv)
 
     def nearest_rows(self, params: np.ndarray) -> np.ndarray:
         """Row of the nearest grid point to each parameter vector (O(1) index arithmetic).
@@ -67,8 +65,7 @@ class LookupTable:
         :param params: ``[..., N]`` values, clipped to [0, 1].
         :return: int64 rows ``[...]``.
         """
-        coords = np.rint(np.clip(params, 0.0, 1.0) * (self.subdiv - 1)).astype(np.int64)
-        return coords @ self.radix
+        return grid.row_index(params, self.subdiv)
 
     def corners(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows and weights of the 2**N grid corners around each parameter vector.

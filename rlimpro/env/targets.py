@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rlimpro.corpus import load_track
-from rlimpro.descriptors.names import NAMES
+from rlimpro.descriptors.names import NAMES, indices
 from rlimpro.env.table import LookupTable
 from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout
@@ -110,7 +110,7 @@ def normalisation(features: list[str], table: LookupTable, train_frames: list[np
 
     Held-out tracks are never looked at, so evaluation stays honest.
     """
-    idx = [NAMES.index(f) for f in features]
+    idx = indices(features)
     parts = [table.features[:, idx]]
     if train_frames:
         parts.append(np.concatenate(train_frames)[:, idx])

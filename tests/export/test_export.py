@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from rlimpro.descriptors.names import NAMES
+from rlimpro.descriptors.names import indices
 from rlimpro.env.core import Imitation
 from rlimpro.env.synthetic import write_synthetic_project
 from rlimpro.env.table import load_table
@@ -82,7 +82,7 @@ def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path) -> None:
     from rlimpro.env.actions import decode
 
     out, run, core, model = _exported_default(tmp_path)
-    idx = [NAMES.index(f) for f in run.env.features]
+    idx = indices(run.env.features)
     frames = next(iter(load_tracks(tmp_path, "demo").values()))[:, idx].astype(np.float32)
     live = Policy(out)
     params = np.asarray(run.env.initial_params, np.float64)[None]

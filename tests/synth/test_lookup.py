@@ -13,8 +13,9 @@ import pytest
 import soundfile as sf
 import yaml
 
+from rlimpro.grid import row_index
 from rlimpro.layout import CHUNKS_DIR
-from rlimpro.lookup import _chunk_key, columns, lookup_settings, render_lookup, row_index, summarise
+from rlimpro.lookup import _chunk_key, columns, lookup_settings, render_lookup, summarise
 from rlimpro.params import load_params
 from rlimpro.render import render_to_wav
 from rlimpro.synth import load_synth

@@ -10,7 +10,8 @@ import pytest
 from rlimpro.checksynth import count_ports, probe_points
 from rlimpro.descriptors import NAMES
 from rlimpro.errors import RlimproError
-from rlimpro.lookup import columns, grid_points, row_index
+from rlimpro.grid import grid_points, row_index
+from rlimpro.lookup import columns
 from rlimpro.params import load_params
 from rlimpro.synth import load_synth, parse_params, resolve_synth
 
@@ -96,7 +97,7 @@ def test_one_lookup_build_per_synth_at_a_time(synth_project: Path) -> None:
 
 
 def _in_daemon(queue) -> None:  # runs in a daemonic child, like a Dask worker
-    from rlimpro.render import map_parallel
+    from rlimpro.parallel import map_parallel
 
     queue.put(sorted(map_parallel(abs, [-1, -2, -3], 2)))
 
@@ -105,7 +106,7 @@ def _in_daemon(queue) -> None:  # runs in a daemonic child, like a Dask worker
 def test_map_parallel_in_processes_and_inside_a_daemon() -> None:
     import multiprocessing
 
-    from rlimpro.render import map_parallel
+    from rlimpro.parallel import map_parallel
 
     assert sorted(map_parallel(abs, [-1, -2, -3], 2)) == [1, 2, 3]
     ctx = multiprocessing.get_context("spawn")
