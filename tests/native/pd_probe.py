@@ -9,11 +9,10 @@ import numpy as np
 import soundfile as sf
 
 from rlimpro.descriptors import NAMES, select
-from rlimpro.live.play import EXTERNALS
+from rlimpro.live.play import EXTERNALS, FEATURES_EXTERNAL
 from rlimpro.pdrun import find_pd
 
 PROBE = Path(__file__).with_name("features_probe.pd")
-FEATURES_EXTERNAL = EXTERNALS / "rlimpro_features~.pd_linux"
 
 
 def pd_features(y: np.ndarray, tmp: Path, *, rate: int = 44100, selection: list[str] | None = None,
