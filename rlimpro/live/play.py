@@ -246,12 +246,15 @@ def _run_pd(cmd: list[str], log: Path, synth: str, *, jack: bool = False, record
 
     failed, stalled = None, False
     deadline = time.monotonic() + seconds * 1.5 + 15 if seconds else None
-    with open(log, "wb") as console:
+    with open(log, "wb") as console, open(log, "rb") as follow:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
+        pending = b""
         try:
             while proc.poll() is None:
                 time.sleep(0.1)
-                failed = audio_failure(log.read_text(errors="replace"))
+                pending += follow.read()  # only what Pd wrote since the last look (verbose logs grow fast)
+                complete, _, pending = pending.rpartition(b"\n")
+                failed = audio_failure(complete.decode(errors="replace"))
                 stalled = deadline is not None and time.monotonic() > deadline
                 if failed or stalled:
                     proc.terminate()
