@@ -3,9 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 libkissfft-dev jackd2 liblo-tools patchelf git make gcc
+APT_PACKAGES := puredata-core puredata-dev puredata-utils pd-lib-builder libsndfile1 libportaudio2 libkissfft-dev jackd2 liblo-tools patchelf git make gcc chromium
 
-.PHONY: demo test test-fast bench system venv native hotloop externals pd-package pd-package-only clean-venv
+.PHONY: demo test test-fast fuzz bench docs system venv native hotloop externals pd-package pd-package-only clean-venv
 
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -38,9 +38,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
 	touch $@
 
-## test: the whole test suite (real Pd, real onnxruntime, real sockets)
+## test: the whole test suite (real Pd, real onnxruntime, real sockets), the package's doctests and the strict docs build
 test: system venv native hotloop externals
 	pytest -q
+	$(MAKE) docs
+	pytest -q --doctest-modules rlimpro
 
 ## native: the C descriptor core (native/descriptors.c) as the Python binding's library
 NATIVE := rlimpro/descriptors/_analyzer.so
@@ -76,11 +78,20 @@ pd-package-only:
 	rm -rf "$(PD_PACKAGE_DIR)/rlimpro"
 	$(MAKE) -C pd_externals install PDLIBDIR="$(abspath $(PD_PACKAGE_DIR))" ORT_LIBRARY="$(ORT_LIBRARY)"
 	cp -r rlimpro/pd/link-osc rlimpro/pd/link-inside "$(PD_PACKAGE_DIR)/rlimpro/"
-	@echo "$(PD_PACKAGE_DIR)/rlimpro/: copy it into Pd's externals folder (e.g. ~/Documents/Pd/externals); it needs Debian's libkissfft-float and onnxruntime (see README)"
+	@echo "$(PD_PACKAGE_DIR)/rlimpro/: copy it into Pd's externals folder (e.g. ~/Documents/Pd/externals); it needs Debian's libkissfft-float and onnxruntime (see docs/live.md)"
 
 ## test-fast: skip tests marked slow
 test-fast: venv native hotloop externals
 	pytest -q -m "not slow"
+	pytest -q --doctest-modules rlimpro
+
+## docs: the docs site (mkdocs.yml, docs/) built with --strict into site/ (any warning fails)
+docs: venv
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir site
+
+## fuzz: the reliability suite (docs/reliability.md): OSC, Pd and signal fuzzing, the bad-input zoo, kill -9 and disk faults
+fuzz: system venv native hotloop externals
+	pytest -q -p no:cacheprovider --timeout 600 tests/fuzz tests/faults
 
 ## bench: every benchmark in benchmarks/, each prints its ratio to a baseline
 bench: system venv native hotloop externals

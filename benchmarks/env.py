@@ -82,8 +82,9 @@ def main() -> None:
                        ignore_index=True)
     n_actions = 3**setup.cfg.n_params
     actions = np.random.default_rng(0).integers(n_actions, size=200_000)
-    print(f"table: {Layout(root).lookup(synth)} ({setup.table.n_rows} rows, N={setup.cfg.n_params}, "
-          f"{len(setup.cfg.features)} features)")
+    where = Layout(root).lookup(synth).relative_to(root)  # no machine path in the output
+    where = f"{where}{'' if root == ROOT else ' of a synthetic project'}"
+    print(f"table: {where} ({setup.table.n_rows} rows, N={setup.cfg.n_params}, {len(setup.cfg.features)} features)")
 
     naive = NaiveEnv(table, setup.cfg.features, frames, setup.cfg.step)
     naive.reset()

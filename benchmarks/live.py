@@ -1,4 +1,4 @@
-"""Live round trip on loopback: send /rlimpro/target, receive /rlimpro/params (DESIGN.md §7).
+"""Live round trip on loopback: send /rlimpro/target, receive /rlimpro/params (docs/protocol.md).
 
 Servers, each in its own process, measured in the same run by the same client, in turns (a
 block of round trips to each server in rotation, so that other load and speed changes of the
@@ -11,8 +11,8 @@ block of round trips to each server in rotation, so that other load and speed ch
   is built; otherwise the row above is this one);
 - ``python-osc + SB3``: the usual way — ThreadingOSCUDPServer + Dispatcher, the env's numpy
   observation, ``model.predict(deterministic=True)``, the numpy decoder, SimpleUDPClient;
-- ``python-osc + onnxruntime``: DESIGN.md §7's reference — the same python-osc plumbing
-  around ``InferenceSession.run`` on the same policy.onnx;
+- ``python-osc + onnxruntime``: the reference baseline, built the way python-osc's README shows —
+  the same python-osc plumbing around ``InferenceSession.run`` on the same policy.onnx;
 - ``floor``: a raw UDP socket answering with a fixed packet (no model): what the OS alone
   costs, in particular the wake-ups of two sleeping processes when paced.
 
@@ -28,12 +28,12 @@ project trained for a few seconds in a temp folder.
 
     python benchmarks/live.py [--flat 20000] [--paced 20000] [--placement one-cpu] [--cpu N] [--project DIR]
 
-The defaults follow the live issue: 20,000 round trips per server flat out and 20,000 at the
-frame rate. Paced, that is 20,000 × 11.6 ms ≈ 4 minutes per server, about 20 minutes in all
+The defaults: 20,000 round trips per server flat out and 20,000 at the frame rate. Paced,
+that is 20,000 × 11.6 ms ≈ 4 minutes per server, about 20 minutes in all
 (twice that with ``--placement both``); ``--paced 2000`` gives a quicker, noisier p99.
 
 Goals (per placement and mode): ours ≤ 100 µs median, ≤ 150 µs p99, and ≥ 3× better at p99
-than DESIGN.md §7's reference baseline (python-osc + onnxruntime); the ratio to the SB3
+than the reference baseline (python-osc + onnxruntime); the ratio to the SB3
 baseline is printed too.
 """
 
@@ -327,7 +327,7 @@ def _report(servers: dict[str, dict[str, np.ndarray]], what: str, info: object, 
     for mode in ours:
         med, p99 = np.median(ours[mode]), np.percentile(ours[mode], 99)
         ratios = [(label, np.percentile(servers[name][mode], 99) / p99)
-                  for label, name in (("python-osc + onnxruntime (DESIGN §7 reference)", REFERENCE), ("SB3", SB3))]
+                  for label, name in (("python-osc + onnxruntime (reference)", REFERENCE), ("SB3", SB3))]
         print(f"goals ({placement.split()[0]}, {mode}): median {med:.1f} µs <= 100 {'yes' if med <= 100 else 'NO'}; "
               f"p99 {p99:.1f} µs <= 150 {'yes' if p99 <= 150 else 'NO'}; baseline p99 / ours: "
               + "; ".join(f"{label} {r:.2f}x >= 3 {'yes' if r >= 3 else 'NO'}" for label, r in ratios))

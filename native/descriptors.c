@@ -166,9 +166,10 @@ static void chroma_filterbank(rd_analyzer *a) {
 }
 
 /* Hann window scaled by 2/sum, and its normalised autocorrelation (YIN's taper correction) */
-static void windows(rd_analyzer *a) {
+static int windows(rd_analyzer *a) {
     int n = a->window;
     double *w = malloc(sizeof(double) * n), sum = 0.0;
+    if (w == NULL) return -1;
     for (int i = 0; i < n; i++) { w[i] = 0.5 - 0.5 * cos(2.0 * M_PI * i / n); sum += w[i]; }
     for (int i = 0; i < n; i++) a->scaled_window[i] = (float)(w[i] * (2.0 / sum));
     double r0 = 0.0;
@@ -179,6 +180,7 @@ static void windows(rd_analyzer *a) {
         a->window_acf[tau] = (float)(r / r0);
     }
     free(w);
+    return 0;
 }
 
 static int resampler_init(resampler *rs, double host_sr, int sr) {
@@ -217,6 +219,15 @@ static void resampler_reset(resampler *rs) {
     rs->start = -rs->reach;   /* the stream is preceded by silence */
     rs->filled = rs->reach;
     rs->next_out = 0;
+}
+
+/* An input sample as analysed: NaN/inf count as 0, and magnitudes beyond RD_SAMPLE_LIMIT (120 dB over
+ * full scale, from a broken driver or patch) are clipped there, so that no power sum overflows float32
+ * and every descriptor stays finite. Real audio (|x| <= 1, or a little over) passes unchanged. */
+#define RD_SAMPLE_LIMIT 1e6f
+static inline float sane(float x) {
+    if (!isfinite(x)) return 0.0f;
+    return x > RD_SAMPLE_LIMIT ? RD_SAMPLE_LIMIT : x < -RD_SAMPLE_LIMIT ? -RD_SAMPLE_LIMIT : x;
 }
 
 /* ---------- per-frame analysis ---------- */
@@ -402,7 +413,7 @@ static int analysis_block(rd_analyzer *a, const float *x, int n, double *out, in
     float *dst = a->buf + a->filled;
     double *sq = a->ksq + a->filled;
     for (int j = 0; j < take; j++) {
-        float v = isfinite(x[j]) ? x[j] : 0.0f;
+        float v = sane(x[j]);
         dst[j] = v;
         double y = v;   /* K-weighting: two biquads, direct form II transposed, state carried */
         for (int s = 0; s < 2; s++) {
@@ -446,6 +457,7 @@ static int analysis_feed(rd_analyzer *a, const float *x, int n, double *out, int
 
 int rd_push(rd_analyzer *a, const float *samples, int n, double *out, int max_frames) {
     resampler *rs = &a->rs;
+    if (max_frames < 0) max_frames = 0;   /* no room: frames go to scratch, the count is never negative */
     if (rs->up == rs->down) {
         int written = analysis_feed(a, samples, n, out, max_frames);
         return written < max_frames ? written : max_frames;
@@ -459,7 +471,7 @@ int rd_push(rd_analyzer *a, const float *samples, int n, double *out, int max_fr
             rs->filled -= drop;
             rs->start += drop;
         }
-        rs->history[rs->filled++] = isfinite(samples[j]) ? samples[j] : 0.0f;
+        rs->history[rs->filled++] = sane(samples[j]);
         long long newest = rs->start + rs->filled - 1;
         for (;;) {
             long long pos = rs->next_out * rs->down, base = pos / rs->up;
@@ -470,8 +482,9 @@ int rd_push(rd_analyzer *a, const float *samples, int n, double *out, int max_fr
             float v = 0.0f;
             for (int i = 0; i < width; i++) v += taps[i] * src[i];
             rs->next_out++;
-            written += analysis_feed(a, &v, 1, out + (size_t)(written < max_frames ? written : 0) * RD_N_DESCRIPTORS,
-                                     written < max_frames ? max_frames - written : 0);
+            /* a pointer into `out` only while there is room: past it, analysis_feed writes to scratch */
+            int room = written < max_frames ? max_frames - written : 0;
+            written += analysis_feed(a, &v, 1, room > 0 ? out + (size_t)written * RD_N_DESCRIPTORS : NULL, room);
         }
     }
     return written < max_frames ? written : max_frames;
@@ -573,7 +586,11 @@ rd_analyzer *rd_create(double host_sr, int sr, int window, int hop, char *error,
     truepeak_phases(a->tp_phase);
     mel_filterbank(a);
     chroma_filterbank(a);
-    windows(a);
+    if (windows(a) != 0) {
+        rd_destroy(a);
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
     a->tau_min = (int)floor(a->sr / PITCH_FMAX);
     if (a->tau_min < 2) a->tau_min = 2;
     a->tau_max = (int)ceil(a->sr / PITCH_FMIN);

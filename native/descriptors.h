@@ -1,4 +1,4 @@
-/* The rlimpro descriptor analyzer: all 56 descriptors of DESIGN.md §2, host-free and streaming.
+/* The rlimpro descriptor analyzer: all 56 descriptors of docs/descriptors.md, host-free and streaming.
  *
  * One object holds every buffer, allocated when it is created; rd_push() takes a block of
  * samples of any size and writes each frame that the block completes. No allocation, lock or

@@ -1,4 +1,4 @@
-/* The rules of a policy.onnx file (DESIGN.md §6, §7) for every C host: where onnxruntime is,
+/* The rules of a policy.onnx file (docs/protocol.md) for every C host: where onnxruntime is,
  * which metadata_props a policy must carry and what its inputs and output must look like.
  *
  * The same rules, as strictly, as rlimpro.live.policy (`_parse_metadata`, `_check_io`): a file
@@ -10,9 +10,12 @@
  *   policy_file_info info;
  *   if (policy_file_open(&ort, &info, RLIMPRO_ORT_LIBRARY, path, error, sizeof error) != 0)
  *       complain("%s: %s", name, error);                       // nothing left open
- *   ... buffers of info.n_features and info.n_params floats; params = info.initial ...
- *   policy_file_bind(&ort, &info, target, params, output, error, sizeof error);  // + one warm-up run
- *   ort_policy_run(&ort);                                      // one decision
+ *   ... buffers of info.n_features and info.n_params floats (and 1 intent = info.intent_default
+ *       if info.has_intent, info.n_state state floats, zeros, and as many state_next if n_state);
+ *       params = info.initial ...
+ *   ort_policy_buffers b = {target, params, output, intent, state, state_next, F, N, S};
+ *   policy_file_bind(&ort, &info, &b, error, sizeof error);    // + one warm-up run
+ *   ort_policy_run(&ort);                                      // one decision (ort_policy.h)
  *   ort_policy_close(&ort); policy_file_info_free(&info);
  */
 #ifndef RLIMPRO_POLICY_FILE_H
@@ -46,10 +49,10 @@
 
 /* metadata_props every policy carries, then the optional ones (rlimpro.live.policy.REQUIRED_METADATA) */
 enum { PF_VERSION, PF_SYNTH, PF_N_PARAMS, PF_PARAM_NAMES, PF_FEATURES, PF_ANALYSIS, PF_ALGO, PF_ACTION_SPACE,
-       PF_STEP, PF_CORPUS, PF_N_REQUIRED, PF_INITIAL_PARAMS = PF_N_REQUIRED, PF_N_KEYS };
+       PF_STEP, PF_CORPUS, PF_N_REQUIRED, PF_INITIAL_PARAMS = PF_N_REQUIRED, PF_INTENT_DEFAULT, PF_STATE_SIZE, PF_N_KEYS };
 static const char *const POLICY_FILE_KEYS[PF_N_KEYS] __attribute__((unused)) = {
     "rlimpro_version", "synth", "n_params", "param_names", "features", "analysis", "algo", "action_space",
-    "step", "corpus", "initial_params",
+    "step", "corpus", "initial_params", "intent_default", "state_size",
 };
 
 /* What a policy file says about itself, parsed and checked (rlimpro.live.policy.PolicyInfo). */
@@ -61,6 +64,9 @@ typedef struct {
     int sr, window, hop;              /* metadata analysis */
     double step;                      /* metadata step */
     float *initial;                   /* N params in [0, 1] to start from (0.5 each if the file has none) */
+    int has_intent;                   /* an `intent` input [batch, 1] (metadata intent_default) */
+    float intent_default;             /* where the intent starts, in [-1, 1] */
+    int n_state;                      /* S of a recurrent `state` input [batch, S] (metadata state_size), else 0 */
 } policy_file_info;
 
 /* --- small helpers ------------------------------------------------------------------------- */
@@ -380,7 +386,7 @@ PF_PRIVATE int pf_check_features(const char *features, policy_file_info *info, c
         }
     }
     if (n_unknown) return pf_fail(error, size, "metadata features has unknown descriptor(s) %s", unknown);
-    if (!in_order) return pf_fail(error, size, "metadata features are not unique names in table order (DESIGN.md §2)");
+    if (!in_order) return pf_fail(error, size, "metadata features are not unique names in table order (docs/descriptors.md)");
     size_t length = 1;
     for (int i = 0; i < info->n_features; i++) length += strlen(RD_NAMES[info->columns[i]]) + 1;
     if ((info->features = calloc(length, 1)) == NULL) return pf_fail(error, size, "out of memory");
@@ -428,6 +434,40 @@ PF_PRIVATE int pf_check_initial(const char *text, policy_file_info *info, char *
     return 0;
 }
 
+/* intent_default and state_size (optional; the inputs they describe are checked with the
+ * session's inputs) into `info`. 0, or -1 with the error. */
+PF_PRIVATE int pf_check_optional(const char *const meta[], policy_file_info *info, char *error, size_t size) {
+    char quoted[256];
+    double intent;
+    long long state;
+    if (meta[PF_INTENT_DEFAULT] != NULL) {
+        pf_span text = {meta[PF_INTENT_DEFAULT], strlen(meta[PF_INTENT_DEFAULT])};
+        if (pf_float(text, &intent) != 0 || !(intent >= -1.0 && intent <= 1.0))  /* NaN is out */
+            return pf_fail(error, size, "metadata intent_default=%s is not a number in [-1, 1]",
+                           pf_repr(meta[PF_INTENT_DEFAULT], quoted, sizeof quoted));
+        info->has_intent = 1;
+        info->intent_default = (float)intent;
+    }
+    if (meta[PF_STATE_SIZE] != NULL) {  /* digits only (Python: str.strip().isdigit()), at least 1 */
+        pf_span text = pf_strip((pf_span){meta[PF_STATE_SIZE], strlen(meta[PF_STATE_SIZE])});
+        int digits = text.length > 0;
+        for (size_t i = 0; i < text.length; i++) digits = digits && isdigit((unsigned char)text.start[i]);
+        if (!digits || pf_int(text, &state) != 0 || state < 1)
+            return pf_fail(error, size, "metadata state_size=%s is not a positive integer",
+                           pf_repr(meta[PF_STATE_SIZE], quoted, sizeof quoted));
+        info->n_state = state > INT_MAX ? INT_MAX : (int)state;  /* then no state input has as many columns */
+    }
+    return 0;
+}
+
+/* The intent a host keeps after being asked for `value` (rlimpro.live.policy.Policy.set_intent):
+ * clipped to [-1, 1] into *intent; -1 (and *intent unchanged) for NaN or inf. */
+POLICY_FILE_API int policy_file_intent(double value, float *intent) {
+    if (!isfinite(value)) return -1;
+    *intent = (float)(value < -1.0 ? -1.0 : value > 1.0 ? 1.0 : value);
+    return 0;
+}
+
 /* Free what `info` holds (safe on a zeroed or partly filled one); leaves it zeroed. */
 POLICY_FILE_API void policy_file_info_free(policy_file_info *info) {
     free(info->synth);
@@ -448,7 +488,8 @@ POLICY_FILE_API int policy_file_parse_metadata(const char *const meta[PF_N_KEYS]
     }
     if (*missing) return pf_fail(error, size, "metadata_props lacks %s (not an rlimpro policy?)", missing);
     int bad = pf_check_params(meta, info, error, size) || pf_check_features(meta[PF_FEATURES], info, error, size)
-        || pf_check_analysis(meta, info, error, size) || pf_check_initial(meta[PF_INITIAL_PARAMS], info, error, size);
+        || pf_check_analysis(meta, info, error, size) || pf_check_initial(meta[PF_INITIAL_PARAMS], info, error, size)
+        || pf_check_optional(meta, info, error, size);
     if (!bad && (info->synth = pf_copy(meta[PF_SYNTH])) == NULL) bad = pf_fail(error, size, "out of memory");
     if (bad) policy_file_info_free(info);
     return bad ? -1 : 0;
@@ -501,9 +542,18 @@ static const char *const PF_ELEMENTS[] __attribute__((unused)) = {
     "double", "uint32", "uint64", "complex64", "complex128", "bfloat16",
 };
 
-/* Describe input (output = 0) or output (output = 1) `index` into `arg`. 0, or -1 with the error. */
-PF_PRIVATE int pf_describe(ort_policy *ort, int output, size_t index, pf_arg *arg, char *error, size_t size) {
+/* Where a session lists what a policy's graph takes and gives: its inputs, the initializers a
+ * caller may override (an optional input the file backs with its default, as `rlimpro export`
+ * writes intent and state), its outputs. */
+enum { PF_INPUT, PF_OVERRIDABLE, PF_OUTPUT, PF_N_KINDS };
+
+/* Describe `index` of the session's list `kind` (PF_INPUT...) into `arg`. 0, or -1 with the error. */
+PF_PRIVATE int pf_describe(ort_policy *ort, int kind, size_t index, pf_arg *arg, char *error, size_t size) {
     const OrtApi *api = ort->api;
+    __typeof__(api->SessionGetInputName) const get_name[PF_N_KINDS] = {
+        api->SessionGetInputName, api->SessionGetOverridableInitializerName, api->SessionGetOutputName};
+    __typeof__(api->SessionGetInputTypeInfo) const get_type[PF_N_KINDS] = {
+        api->SessionGetInputTypeInfo, api->SessionGetOverridableInitializerTypeInfo, api->SessionGetOutputTypeInfo};
     OrtAllocator *allocator = NULL;
     OrtTypeInfo *type = NULL;
     const OrtTensorTypeAndShapeInfo *tensor = NULL;
@@ -512,8 +562,8 @@ PF_PRIVATE int pf_describe(ort_policy *ort, int output, size_t index, pf_arg *ar
     const char *symbols[8] = {0};
     memset(arg, 0, sizeof *arg);
     int bad = ort_policy_failed(api, api->GetAllocatorWithDefaultOptions(&allocator), error, size)
-        || ort_policy_failed(api, (output ? api->SessionGetOutputName : api->SessionGetInputName)(ort->session, index, allocator, &name), error, size)
-        || ort_policy_failed(api, (output ? api->SessionGetOutputTypeInfo : api->SessionGetInputTypeInfo)(ort->session, index, &type), error, size)
+        || ort_policy_failed(api, get_name[kind](ort->session, index, allocator, &name), error, size)
+        || ort_policy_failed(api, get_type[kind](ort->session, index, &type), error, size)
         || ort_policy_failed(api, api->GetOnnxTypeFromTypeInfo(type, &onnx_type), error, size);
     if (name) {
         snprintf(arg->name, sizeof arg->name, "%s", name);
@@ -582,50 +632,91 @@ PF_PRIVATE char *pf_list(const char *const names[], size_t count, char *out, siz
     return out;
 }
 
-/* Whether the names of `args` are exactly `expected` (sorted), in any order; else -1 and the
- * error "<what> are ['a', 'b'], expected [...]". */
-PF_PRIVATE int pf_check_names(const pf_arg *args, size_t count, const char *const expected[], size_t n_expected,
-                              const char *what, char *error, size_t size) {
-    char got[512], wanted[128];
+/* Whether `name` is one of `names` (count of them). */
+PF_PRIVATE int pf_among(const char *name, const char *const names[], size_t count) {
+    for (size_t i = 0; i < count; i++) if (strcmp(name, names[i]) == 0) return 1;
+    return 0;
+}
+
+/* Whether the names of `args` are all the `required` ones and any of the `optional` ones (in any
+ * order; a session's names are unique); else -1 and the error "<what> are ['a', 'b'], expected
+ * <expected>". */
+PF_PRIVATE int pf_check_names(const pf_arg *args, size_t count, const char *const required[], size_t n_required,
+                              const char *const optional[], size_t n_optional, const char *expected, const char *what,
+                              char *error, size_t size) {
+    char got[512];
+    size_t found = 0;
+    int known = 1;
+    for (size_t i = 0; i < count; i++) {
+        if (pf_among(args[i].name, required, n_required)) found++;
+        else known = known && pf_among(args[i].name, optional, n_optional);
+    }
+    if (known && found == n_required) return 0;
     const char **names = malloc(sizeof *names * (count + 1));
     if (names == NULL) return pf_fail(error, size, "out of memory");
     for (size_t i = 0; i < count; i++) names[i] = args[i].name;
     qsort(names, count, sizeof *names, pf_by_name);
-    int same = count == n_expected;
-    for (size_t i = 0; same && i < count; i++) same = strcmp(names[i], expected[i]) == 0;
-    if (!same) pf_list(names, count, got, sizeof got);
+    pf_list(names, count, got, sizeof got);
     free(names);
-    if (same) return 0;
-    return pf_fail(error, size, "%s are %s, expected %s", what, got, pf_list(expected, n_expected, wanted, sizeof wanted));
+    return pf_fail(error, size, "%s are %s, expected %s", what, got, expected);
 }
 
-/* Every input, then every output, of the session (counts[0] and counts[1] of them); NULL
- * with the error. The caller frees the array. */
-PF_PRIVATE pf_arg *pf_describe_all(ort_policy *ort, size_t counts[2], char *error, size_t size) {
+/* Every input (the session's inputs, then its overridable initializers: counts[0] and counts[1]
+ * of them), then every output (counts[2]); NULL with the error. The caller frees the array. */
+PF_PRIVATE pf_arg *pf_describe_all(ort_policy *ort, size_t counts[PF_N_KINDS], char *error, size_t size) {
     const OrtApi *api = ort->api;
-    if (ort_policy_failed(api, api->SessionGetInputCount(ort->session, &counts[0]), error, size)
-        || ort_policy_failed(api, api->SessionGetOutputCount(ort->session, &counts[1]), error, size))
+    if (ort_policy_failed(api, api->SessionGetInputCount(ort->session, &counts[PF_INPUT]), error, size)
+        || ort_policy_failed(api, api->SessionGetOverridableInitializerCount(ort->session, &counts[PF_OVERRIDABLE]), error, size)
+        || ort_policy_failed(api, api->SessionGetOutputCount(ort->session, &counts[PF_OUTPUT]), error, size))
         return NULL;
-    pf_arg *args = calloc(counts[0] + counts[1] + 1, sizeof *args);  /* + 1: never calloc(0) */
+    pf_arg *args = calloc(counts[0] + counts[1] + counts[2] + 1, sizeof *args);  /* + 1: never calloc(0) */
     if (args == NULL) { pf_fail(error, size, "out of memory"); return NULL; }
-    for (size_t i = 0; i < counts[0] + counts[1]; i++) {
-        int output = i >= counts[0];
-        if (pf_describe(ort, output, output ? i - counts[0] : i, args + i, error, size) != 0) { free(args); return NULL; }
-    }
+    pf_arg *arg = args;
+    for (int kind = 0; kind < PF_N_KINDS; kind++)
+        for (size_t i = 0; i < counts[kind]; i++, arg++)
+            if (pf_describe(ort, kind, i, arg, error, size) != 0) { free(args); return NULL; }
     return args;
 }
 
-/* Inputs exactly {target, params}, output exactly {params_next}, all float [batch, F|N|N] with
- * target's batch dynamic or 1, as rlimpro.live.policy._check_io. 0, or -1 with the error. */
+/* Whether `name` is among the first `count` of `args`. */
+PF_PRIVATE int pf_has(const pf_arg *args, size_t count, const char *name) {
+    for (size_t i = 0; i < count; i++) if (strcmp(args[i].name, name) == 0) return 1;
+    return 0;
+}
+
+/* The columns tensor `name` must have: F for target, N for params and params_next, 1 for
+ * intent, S for state and state_next. */
+PF_PRIVATE int pf_columns(const char *name, const policy_file_info *info) {
+    if (strcmp(name, "target") == 0) return info->n_features;
+    if (strcmp(name, "intent") == 0) return 1;
+    if (strcmp(name, "state") == 0 || strcmp(name, "state_next") == 0) return info->n_state;
+    return info->n_params;
+}
+
+/* Inputs target, params and optionally intent and state (plain inputs or overridable
+ * initializers alike), intent iff metadata intent_default, state iff metadata state_size;
+ * outputs exactly params_next, and state_next iff state is an input; all float [batch,
+ * F|N|1|S|N|S] with target's batch dynamic or 1; as rlimpro.live.policy._check_io. 0, or -1
+ * with the error. */
 POLICY_FILE_API int policy_file_check_io(ort_policy *ort, const policy_file_info *info, char *error, size_t size) {
-    static const char *const inputs[] = {"params", "target"}, *const outputs[] = {"params_next"};
-    size_t counts[2] = {0, 0};
+    static const char *const required[] = {"target", "params"}, *const optional[] = {"intent", "state"},
+                      *const outputs[] = {"params_next", "state_next"};
+    char expected[128];
+    size_t counts[PF_N_KINDS] = {0, 0, 0};
     pf_arg *args = pf_describe_all(ort, counts, error, size);
     if (args == NULL) return -1;
-    int bad = pf_check_names(args, counts[0], inputs, 2, "inputs", error, size)
-        || pf_check_names(args + counts[0], counts[1], outputs, 1, "outputs", error, size);
-    for (size_t i = 0; i < counts[0] + counts[1] && !bad; i++)  /* in the session's order, as _check_io */
-        bad = pf_check_tensor(args + i, strcmp(args[i].name, "target") == 0 ? info->n_features : info->n_params, error, size);
+    size_t n_inputs = counts[PF_INPUT] + counts[PF_OVERRIDABLE], n_outputs = counts[PF_OUTPUT];
+    int intent = pf_has(args, n_inputs, "intent"), state = pf_has(args, n_inputs, "state");
+    int bad = pf_check_names(args, n_inputs, required, 2, optional, 2, "target, params (and optionally intent, state)",
+                             "inputs", error, size)
+        || pf_check_names(args + n_inputs, n_outputs, outputs, state ? 2 : 1, NULL, 0,
+                          pf_list(outputs, state ? 2 : 1, expected, sizeof expected), "outputs", error, size);
+    if (!bad && intent != info->has_intent)
+        bad = pf_fail(error, size, "an intent input needs metadata intent_default, and only an intent input has it");
+    if (!bad && state != (info->n_state > 0))
+        bad = pf_fail(error, size, "a state input needs metadata state_size, and only a state input has it");
+    for (size_t i = 0; i < n_inputs + n_outputs && !bad; i++)  /* in the session's order, as _check_io */
+        bad = pf_check_tensor(args + i, pf_columns(args[i].name, info), error, size);
     free(args);
     return bad ? -1 : 0;
 }
@@ -685,14 +776,15 @@ POLICY_FILE_API int policy_file_open(ort_policy *ort, policy_file_info *info, co
     return status;
 }
 
-/* Bind target [1, F], params [1, N] and params_next [1, N] to the caller's buffers and run once
- * (a warm-up, so that the first live decision is not slower than the rest; it writes `output`
- * only). 0, or -1 with the error (the session stays open). */
-POLICY_FILE_API int policy_file_bind(ort_policy *ort, const policy_file_info *info, float *target, float *params, float *output,
+/* Bind the caller's buffers `b` (target [1, F], params [1, N] and params_next [1, N]; intent
+ * [1, 1] if info->has_intent; state and state_next [1, S] if info->n_state; ort_policy_bind)
+ * and run once (a warm-up, so that the first live decision is not slower than the rest; it
+ * writes `output` and `state_next` only). 0, or -1 with the error (the session stays open). */
+POLICY_FILE_API int policy_file_bind(ort_policy *ort, const policy_file_info *info, const ort_policy_buffers *b,
                                      char *error, size_t size) {
     char why[512];
     const OrtApi *api = ort->api;
-    if (ort_policy_bind(ort, target, params, output, info->n_features, info->n_params, why, sizeof why) != 0
+    if (ort_policy_bind(ort, b, why, sizeof why) != 0
         || ort_policy_failed(api, api->RunWithBinding(ort->session, ort->run_options, ort->binding), why, sizeof why)) {
         why[strcspn(why, "\r\n")] = '\0';
         return pf_fail(error, size, "a first decision on target [1, %d] and params [1, %d] failed (%.160s)",

@@ -1,4 +1,4 @@
-/* [rlimpro_features~ sel...]: the rlimpro descriptors of a signal, one list per hop (DESIGN.md §7).
+/* [rlimpro_features~ sel...]: the rlimpro descriptors of a signal, one list per hop (docs/protocol.md).
  *
  * A thin Pd host over the C descriptor core (native/descriptors.c), the same code the DAG
  * analyses the corpus and the lookup tables with, so what the agent hears live is what it

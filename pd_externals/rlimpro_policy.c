@@ -1,12 +1,16 @@
-/* [rlimpro_policy path/policy.onnx]: an rlimpro policy (DESIGN.md §6, §7) inside Pd, no Python.
+/* [rlimpro_policy path/policy.onnx]: an rlimpro policy (docs/protocol.md) inside Pd, no Python.
  *
  * Left inlet: a list of F floats (the musician's descriptors, in the order of the policy's
  * `features`) -> the next N params out of the left outlet, as a list. The object keeps the
- * params between lists, as the live server does. Messages: `set f...` sets the params
- * (clipped to [0, 1]), `reset` restores `initial_params`, `load path` swaps in another policy
- * (only if it loads), `info` sends `synth`, `n_params`, `features` and `path` lines out of the
- * right outlet. A list with the wrong count, a NaN/inf or a frame whose norm exceeds 1e7 is
- * refused with an error in the Pd window; a non-finite output is never sent.
+ * params between lists, as the live server does, and for a policy with the optional inputs
+ * (docs/protocol.md) its intent and recurrent state. Messages: `set f...` sets the params (clipped
+ * to [0, 1]), `reset` restores `initial_params` and zeroes the recurrent state, `intent f` sets
+ * the intent (clipped to [-1, 1]; it starts at the policy's intent_default, a reset keeps it),
+ * `load path` swaps in another policy (only if it loads; it starts afresh), `info` sends
+ * `synth`, `n_params`, `features`, `intent` (the value, or none), `state_size` (0: none) and
+ * `path` lines out of the right outlet. A list with the wrong count, a NaN/inf or a frame whose
+ * norm exceeds 1e7 is refused with an error in the Pd window; a non-finite output (params or
+ * state) is never taken.
  *
  * The policy-file rules (where onnxruntime is, the metadata and inputs a policy must have) are
  * native/policy_file.h, shared with every C host; this file is only the Pd side.
@@ -22,7 +26,7 @@ static t_class *rlimpro_policy_class;
 typedef struct {
     ort_policy ort;
     policy_file_info info;
-    float *target, *params, *output; /* one allocation */
+    ort_policy_buffers b; /* one allocation, from b.target; intent and state(_next) NULL if the policy has none */
     char path[MAXPDSTRING];
 } policy;
 
@@ -38,7 +42,7 @@ static void policy_free(policy *p) {
     if (p == NULL) return;
     ort_policy_close(&p->ort);
     policy_file_info_free(&p->info);
-    free(p->target);
+    free(p->b.target);
     free(p);
 }
 
@@ -54,13 +58,16 @@ static policy *policy_open(const char *path, char *error, size_t size) {
         free(p);
         return NULL;
     }
-    int f = p->info.n_features, n = p->info.n_params;
-    p->target = calloc((size_t)(f + 2 * n), sizeof(float));
-    if (p->target == NULL) { snprintf(error, size, "out of memory"); policy_free(p); return NULL; }
-    p->params = p->target + f;
-    p->output = p->params + n;
-    memcpy(p->params, p->info.initial, sizeof(float) * n);
-    if (policy_file_bind(&p->ort, &p->info, p->target, p->params, p->output, error, size) != 0) {
+    int f = p->info.n_features, n = p->info.n_params, s = p->info.n_state;
+    /* one allocation: target F, params N, params_next N, intent 1, state S, state_next S (zeros) */
+    float *all = calloc((size_t)(f + 2 * n + 1 + 2 * s), sizeof(float));
+    if (all == NULL) { snprintf(error, size, "out of memory"); policy_free(p); return NULL; }
+    float *optional = all + f + 2 * n;
+    p->b = (ort_policy_buffers){all, all + f, all + f + n, NULL, NULL, NULL, f, n, s};
+    if (p->info.has_intent) { p->b.intent = optional; *optional = p->info.intent_default; }
+    if (s) { p->b.state = optional + 1; p->b.state_next = optional + 1 + s; }
+    memcpy(p->b.params, p->info.initial, sizeof(float) * n);
+    if (policy_file_bind(&p->ort, &p->info, &p->b, error, size) != 0) {
         policy_free(p);
         return NULL;
     }
@@ -103,17 +110,17 @@ static void rlimpro_policy_list(t_rlimpro_policy *x, t_symbol *s, int argc, t_at
         pd_error(x, "rlimpro_policy: a target needs %d floats (%s), got %d atoms", p->info.n_features, p->info.features, argc);
         return;
     }
-    for (int i = 0; i < argc; i++) p->target[i] = atom_getfloat(argv + i);
-    if (!ort_policy_sane(p->target, p->info.n_features)) {
+    for (int i = 0; i < argc; i++) p->b.target[i] = atom_getfloat(argv + i);
+    if (!ort_policy_sane(p->b.target, p->info.n_features)) {
         pd_error(x, "rlimpro_policy: target refused (NaN, inf or absurdly large)");
         return;
     }
-    if (ort_policy_run(&p->ort) != 0 || !ort_policy_sane(p->output, p->info.n_params)) {
+    if (ort_policy_run(&p->ort) != 0 || !ort_policy_outputs_sane(&p->b)) {
         pd_error(x, "rlimpro_policy: the model gave no finite output; params kept");
         return;
     }
-    memcpy(p->params, p->output, sizeof(float) * p->info.n_params);
-    for (int i = 0; i < p->info.n_params; i++) SETFLOAT(x->atoms + i, p->params[i]);
+    ort_policy_accept(&p->b); /* params (and any recurrent state) move on */
+    for (int i = 0; i < p->info.n_params; i++) SETFLOAT(x->atoms + i, p->b.params[i]);
     outlet_list(x->obj.ob_outlet, &s_list, p->info.n_params, x->atoms);
 }
 
@@ -130,15 +137,32 @@ static void rlimpro_policy_set(t_rlimpro_policy *x, t_symbol *s, int argc, t_ato
     }
     for (int i = 0; i < argc; i++) {
         float v = atom_getfloat(argv + i);
-        p->params[i] = v < 0.f ? 0.f : v > 1.f ? 1.f : v;
+        p->b.params[i] = v < 0.f ? 0.f : v > 1.f ? 1.f : v;
     }
 }
 
+/* params back to initial_params, the recurrent state to zeros; the intent stays */
 static void rlimpro_policy_reset(t_rlimpro_policy *x) {
-    if (loaded(x)) memcpy(x->policy->params, x->policy->info.initial, sizeof(float) * x->policy->info.n_params);
+    if (!loaded(x)) return;
+    policy *p = x->policy;
+    memcpy(p->b.params, p->info.initial, sizeof(float) * p->info.n_params);
+    if (p->b.state) memset(p->b.state, 0, sizeof(float) * p->info.n_state);
 }
 
-/* synth, n_params, features (as symbols) and path out of the right outlet */
+/* intent f: the policy's intent input from now on, clipped to [-1, 1]; NaN/inf refused */
+static void rlimpro_policy_intent(t_rlimpro_policy *x, t_symbol *s, int argc, t_atom *argv) {
+    (void)s;
+    if (!loaded(x)) return;
+    policy *p = x->policy;
+    if (p->b.intent == NULL)
+        pd_error(x, "rlimpro_policy: this policy has no intent input");
+    else if (argc != 1 || argv->a_type != A_FLOAT)
+        pd_error(x, "rlimpro_policy: intent needs 1 float, got %d atoms", argc);
+    else if (policy_file_intent(atom_getfloat(argv), p->b.intent) != 0)
+        pd_error(x, "rlimpro_policy: intent ignored (NaN or inf)");
+}
+
+/* synth, n_params, features (as symbols), intent (or none), state_size and path out of the right outlet */
 static void rlimpro_policy_info(t_rlimpro_policy *x) {
     if (!loaded(x)) return;
     policy *p = x->policy;
@@ -152,6 +176,11 @@ static void rlimpro_policy_info(t_rlimpro_policy *x) {
     for (int i = 0; i < n; i++) SETSYMBOL(names + i, gensym(RD_NAMES[p->info.columns[i]]));
     outlet_anything(x->info_out, gensym("features"), n, names);
     freebytes(names, sizeof(t_atom) * n);
+    if (p->b.intent) SETFLOAT(&atom, *p->b.intent);
+    else SETSYMBOL(&atom, gensym("none"));
+    outlet_anything(x->info_out, gensym("intent"), 1, &atom);
+    SETFLOAT(&atom, p->info.n_state);
+    outlet_anything(x->info_out, gensym("state_size"), 1, &atom);
     SETSYMBOL(&atom, gensym(p->path));
     outlet_anything(x->info_out, gensym("path"), 1, &atom);
 }
@@ -178,6 +207,7 @@ void rlimpro_policy_setup(void) {
     class_addlist(rlimpro_policy_class, rlimpro_policy_list);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_set, gensym("set"), A_GIMME, 0);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_reset, gensym("reset"), 0);
+    class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_intent, gensym("intent"), A_GIMME, 0);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_load, gensym("load"), A_SYMBOL, 0);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_info, gensym("info"), 0);
 }

@@ -62,7 +62,7 @@ def load_stage(root: str | Path, stage_id: str) -> Stage:
     name, _, item = stage_id.partition("@")
     spec = (yaml.safe_load(path.read_text()).get("stages") or {}).get(name)
     if not isinstance(spec, dict) or "do" not in spec:
-        raise RlimproError(f"dvc.yaml: no stage {name!r} with foreach; add it (see DESIGN.md §1)")
+        raise RlimproError(f"dvc.yaml: no stage {name!r} with foreach; add it (see docs/pipeline.md)")
     params_yaml = load_params(root)
 
     def interpolate(match: re.Match[str]) -> str:  # ${item} and ${section.key}, as DVC does

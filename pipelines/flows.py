@@ -3,8 +3,9 @@
 A stage flow runs one stage for the items params.yaml lists (``corpora`` or ``synths``), or
 for ``names``; like ``dvc repro --single-item``, its inputs must exist. ``full`` runs the
 whole DAG: corpus analysis and lookup rendering side by side, then train, export and
-evaluate per synth. Per-recording analysis and lookup chunks run as mapped tasks on the
-flow's task runner (a Dask cluster by default, see :mod:`pipelines.runners`).
+evaluate per synth, then its pages (map and report). Per-recording analysis and lookup
+chunks run as mapped tasks on the flow's task runner (a Dask cluster by default, see
+:mod:`pipelines.runners`).
 
 A lookup build holds its synth's lock (:func:`rlimpro.lookup.exclusive`) in the flow's
 process from planning to the written table, as ``rlimpro render-lookup`` does, so a CLI
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.futures import PrefectFuture
 
 from pipelines import tasks
@@ -31,7 +32,8 @@ from rlimpro.layout import Layout
 from rlimpro.lookup import LookupPlan, exclusive
 from rlimpro.params import load_params
 
-__all__ = ["FLOWS", "analyze_corpus", "render_lookup", "train", "export", "evaluate", "full", "metrics_markdown"]
+__all__ = ["FLOWS", "analyze_corpus", "render_lookup", "train", "export", "evaluate", "pages", "full",
+           "metrics_markdown"]
 
 
 def _root(root: str) -> str:
@@ -161,12 +163,24 @@ def evaluate(names: list[str] | None = None, root: str = ".") -> dict[str, dict[
     return results
 
 
+@flow(name="pages", task_runner=task_runner())
+def pages(names: list[str] | None = None, root: str = ".") -> dict[str, dict[str, Any]]:
+    """Stages ``map`` and ``report`` for each synth (needs its table, policy and evaluation), then
+    a link artifact to each report."""
+    root = _root(root)
+    results: dict[str, dict[str, Any]] = {}
+    for name in _items(root, names, "synths"):
+        results.update(_pages(name, root))
+    return results
+
+
 @flow(name="full", task_runner=task_runner())
 def full(root: str = ".") -> dict[str, dict[str, Any]]:
     """The whole DAG of dvc.yaml for params.yaml's corpora and synths.
 
     Lookup tables render while the corpora are analysed; each synth's training starts as soon
-    as its table and the corpora are done; export and evaluation follow their training.
+    as its table and the corpora are done; export and evaluation follow their training; the
+    pages (map, report, with a link artifact to each report) come last.
     """
     root = _root(root)
     synths = _items(root, None, "synths")
@@ -189,6 +203,8 @@ def full(root: str = ".") -> dict[str, dict[str, Any]]:
         results[stage_id] = _settle(future, getattr(tasks, stage), name, root)
         if stage == "evaluate":
             _publish(name, root)
+    for name in synths:
+        results.update(_pages(name, root))
     return results
 
 
@@ -214,7 +230,18 @@ def _publish(name: str, root: str) -> None:
                              description=f"Evaluation of {name}: nRMSE per policy and feature")
 
 
+def _pages(name: str, root: str) -> dict[str, dict[str, Any]]:
+    """``map@<name>`` and ``report@<name>``, then a link artifact to the report."""
+    done = {f"map@{name}": _settle(tasks.sound_map.submit(name, root), tasks.sound_map, name, root),
+            f"report@{name}": _settle(tasks.report.submit(name, root), tasks.report, name, root)}
+    report = Layout(Path(root).resolve()).report(name)
+    key = f"report-{name.lower().replace('_', '-')}"
+    create_link_artifact(report.as_uri(), link_text=f"{name}: run report", key=key,
+                         description=f"Report of {name}: training curves, evaluation, duet")
+    return done
+
+
 #: flow name -> flow, as ``rlimpro pipeline run FLOW`` and ``pipeline serve`` name them
 FLOWS: dict[str, Callable[..., Any]] = {
-    f.name: f for f in (analyze_corpus, render_lookup, train, export, evaluate, full)
+    f.name: f for f in (analyze_corpus, render_lookup, train, export, evaluate, pages, full)
 }

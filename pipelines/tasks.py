@@ -24,7 +24,7 @@ from rlimpro.layout import MAIN_RUN
 from rlimpro.params import load_params
 
 __all__ = ["plan_corpus", "analyze_track", "finish_corpus", "plan_lookup", "render_chunk", "finish_lookup", "train",
-           "export", "evaluate"]
+           "export", "evaluate", "sound_map", "report"]
 
 Digests = dict[str, "str | None"]
 
@@ -144,3 +144,21 @@ def evaluate(name: str, root: str) -> Digests:
 
     stage(name, load_params(root), root)
     return _outputs(root, "evaluate", name)
+
+
+@_stage_task("map")
+def sound_map(name: str, root: str) -> Digests:
+    """Stage ``map@<name>``: the sound map page and its clips."""
+    from rlimpro.pages.soundmap import map_stage
+
+    map_stage(name, load_params(root), root)
+    return _outputs(root, "map", name)
+
+
+@_stage_task("report")
+def report(name: str, root: str) -> Digests:
+    """Stage ``report@<name>``: the run's report page."""
+    from rlimpro.pages.report import report_stage
+
+    report_stage(name, load_params(root), root)
+    return _outputs(root, "report", name)

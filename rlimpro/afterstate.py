@@ -5,9 +5,12 @@ next frame is uncertain. So the Q-value of a discrete move splits into the rewar
 now, read off the observation's neighbour distances, and the value of the grid point it
 lands on (the *afterstate*) given the current target frame::
 
-    Q(s, a) = reward(d_a) + gamma * W(y)[row(params + a)]
+    Q(s, a) = reward(d_a) - move_cost * moved(a) + gamma * W(y)[row(params + a)]
 
-``W`` is an MLP of the target features ``y`` with one output per lookup row; a move reads
+``moved(a)`` counts the parameters move ``a`` changes (:mod:`rlimpro.env.behaviour`). ``W`` is
+an MLP of the target features ``y`` (and, where the env has them, of the unsmoothed frame, which
+tells where a smoothed target is heading, and of the intent ``c``) with one output per lookup
+row; a move reads
 the last layer's weights of its row only (a Gather), so a decision costs one small MLP plus
 3**N dot products, however large the grid.
 
@@ -16,7 +19,7 @@ logging, and replaces its one-action TD update with a backup over the grid: for 
 consecutive target frames ``(y, y')`` from the replay buffer and ``backup_rows`` random
 rows ``q``::
 
-    W(y)[q] <- max_a reward(d(row(q + a), y')) + gamma * W_target(y')[row(q + a)]
+    W(y)[q] <- max_a reward(d(row(q + a), y')) - move_cost * moved(q, a) + gamma * W_target(y')[row(q + a)]
 
 Every sample thus teaches every sampled grid point, wherever the agent happened to be.
 Untrained (``gamma`` = 0 or ``W`` = 0), the agent plays like the ``greedy`` baseline.
@@ -52,7 +55,8 @@ def grid_spec(core: Any, gamma: float) -> dict[str, Any]:
     return {"n_features": f, "n_params": n, "subdiv": int(table.subdiv), "rows": int(table.n_rows),
             "step_cells": int(round(cfg.step * (table.subdiv - 1))), "distances": 2 * f + n,
             "gamma": float(gamma), "reward": cfg.reward, "bonus": float(cfg.bonus),
-            "bonus_threshold": float(cfg.bonus_threshold), "obs_clip": float(cfg.obs_clip)}
+            "bonus_threshold": float(cfg.bonus_threshold), "obs_clip": float(cfg.obs_clip),
+            "move_cost": float(core.move_cost), "intent": bool(cfg.intent), "lead": bool(core.lead)}
 
 
 class AfterstateQNetwork(QNetwork):
@@ -64,8 +68,9 @@ class AfterstateQNetwork(QNetwork):
 
     def __init__(self, *args: Any, grid: dict[str, Any], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        g = self.grid = dict(grid)
-        self.q_net = th.nn.Sequential(*create_mlp(g["n_features"], g["rows"], self.net_arch, self.activation_fn))
+        g = self.grid = {"move_cost": 0.0, "intent": False, "lead": False, **grid}  # models saved before these existed
+        inputs = g["n_features"] * (2 if g["lead"] else 1) + (1 if g["intent"] else 0)
+        self.q_net = th.nn.Sequential(*create_mlp(inputs, g["rows"], self.net_arch, self.activation_fn))
         n = g["n_params"]
         self.register_buffer("moves", th.as_tensor(deltas(n) * g["step_cells"], dtype=th.float32))
         self.register_buffer("radix", th.as_tensor(g["subdiv"] ** np.arange(n - 1, -1, -1), dtype=th.float32))
@@ -90,8 +95,27 @@ class AfterstateQNetwork(QNetwork):
         top = self.grid["subdiv"] - 1
         return (th.clamp(cells.unsqueeze(1) + self.moves, 0, top) * self.radix).sum(-1).long()
 
+    def moved(self, high: th.Tensor, low: th.Tensor) -> th.Tensor:
+        """Parameters changed by each move ``[B, K]`` (float) from where each parameter stands:
+        ``high`` / ``low`` ``[B, N]`` (bool) are true where it can still go up / down."""
+        up, down = self.moves > 0, self.moves < 0
+        return ((up & high.unsqueeze(1)) | (down & low.unsqueeze(1))).sum(-1).to(th.float32)
+
+    def net_input(self, obs: th.Tensor) -> th.Tensor:
+        """What ``W`` reads from observations ``[B, D]``: the target ``[B, F]``, then the
+        unsmoothed frame ``[B, F]`` and the intent ``[B, 1]`` where the env observes them."""
+        g = self.grid
+        f, i = g["n_features"], 1 if g["intent"] else 0
+        parts = [obs[:, f:2 * f]]
+        if g["lead"]:
+            parts.append(obs[:, obs.shape[1] - f - i:obs.shape[1] - i])
+        if i:
+            parts.append(obs[:, -1:])
+        return th.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
     def values(self, y: th.Tensor, rows: th.Tensor) -> th.Tensor:
-        """``W(y)[rows]``: afterstate values ``[B, K]`` of rows ``[B, K]`` (or ``[K]``) for targets ``[B, F]``.
+        """``W(y)[rows]``: afterstate values ``[B, K]`` of rows ``[B, K]`` (or ``[K]``) for inputs ``[B, F(+1)]``
+        (see :meth:`net_input`).
 
         For ``[B, K]`` rows (acting, and the exported policy) the last layer's rows are taken
         with ``embedding`` and the bias added before the squeeze: the same numbers as indexing,
@@ -103,37 +127,46 @@ class AfterstateQNetwork(QNetwork):
         picked = embedding(rows, last.weight) @ hidden.unsqueeze(-1) + embedding(rows, last.bias.unsqueeze(-1))
         return picked.squeeze(-1)
 
-    def q_values(self, y: th.Tensor, d: th.Tensor, rows: th.Tensor) -> th.Tensor:
-        """Q ``[B, K]`` = reward(d) + gamma * ``W(y)[rows]`` from the observation's parts: the
-        normalised target ``y``, the distances ``d`` after each move and the ``rows`` they land on.
+    def q_values(self, x: th.Tensor, d: th.Tensor, rows: th.Tensor, moved: th.Tensor) -> th.Tensor:
+        """Q ``[B, K]`` = reward(d) - move_cost * moved + gamma * ``W(x)[rows]`` from the
+        observation's parts: ``W``'s input ``x`` (:meth:`net_input`), the distances ``d`` after
+        each move, the ``rows`` they land on and how many parameters each ``moved``.
 
         A linear reward without bonus is one subtraction (``v - d`` is ``-d + v`` bit for bit):
         every node counts in the exported policy's live decision.
         """
         g = self.grid
-        v = g["gamma"] * self.values(y, rows)
+        v = g["gamma"] * self.values(x, rows)
+        if g["move_cost"]:
+            v = v - g["move_cost"] * moved
         return v - d if g["reward"] == "linear" and not g["bonus"] else self.reward(d) + v
 
     def forward(self, obs: th.Tensor) -> th.Tensor:
         g = self.grid
         f, n, start = g["n_features"], g["n_params"], g["distances"]
         d = obs[:, start:start + self.moves.shape[0]]
-        cells = th.round(obs[:, 2 * f:2 * f + n] * (g["subdiv"] - 1))
-        return self.q_values(obs[:, f:2 * f], d, self.next_rows(cells))
+        params = obs[:, 2 * f:2 * f + n]
+        cells = th.round(params * (g["subdiv"] - 1))
+        x = self.net_input(obs)
+        return self.q_values(x, d, self.next_rows(cells), self.moved(params < 1.0, params > 0.0))
 
     def backup_loss(self, obs: th.Tensor, next_obs: th.Tensor, target: AfterstateQNetwork, n_rows: int) -> th.Tensor:
         """Squared error of ``W(y)`` against the grid backup from ``y'`` on ``n_rows`` random rows."""
         g = self.grid
         f, n = g["n_features"], g["n_params"]
         y, y_next = obs[:, f:2 * f], next_obs[:, f:2 * f]
+        x, x_next = self.net_input(obs), self.net_input(next_obs)
         rows = th.randint(g["rows"], (n_rows,), device=obs.device)
         with th.no_grad():
             d = ((self.points.unsqueeze(0) - y_next.unsqueeze(1)) ** 2 @ self.weights).sqrt()
             landing = self.reward(th.clamp(d, max=g["obs_clip"])) + g["gamma"] * target.values(
-                y_next, th.arange(g["rows"], device=obs.device))
+                x_next, th.arange(g["rows"], device=obs.device))
             cells = (rows.unsqueeze(1) // self.radix.long()) % g["subdiv"]
-            goal = landing[:, self.next_rows(cells.float())].amax(-1)
-        return functional.mse_loss(self.values(y, rows), goal)
+            backup = landing[:, self.next_rows(cells.float())]  # [B, rows, K]
+            if g["move_cost"]:
+                backup = backup - g["move_cost"] * self.moved(cells < g["subdiv"] - 1, cells > 0)
+            goal = backup.amax(-1)
+        return functional.mse_loss(self.values(x, rows), goal)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return {**super()._get_constructor_parameters(), "grid": self.grid}

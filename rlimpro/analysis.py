@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from rlimpro import descriptors
-from rlimpro.audio import load_audio
+from rlimpro.audio import load_audio, stream_audio
 from rlimpro.errors import RlimproError
 from rlimpro.parallel import map_parallel
 
@@ -37,9 +37,47 @@ class Framing:
 
 
 def analyze_file(path: str | os.PathLike[str], framing: Framing = Framing()) -> np.ndarray:
-    """Descriptors of one audio file: [n_frames, 56] (see :func:`rlimpro.descriptors.compute`)."""
+    """Descriptors of one audio file: [n_frames, 56] (see :func:`rlimpro.descriptors.compute`).
+
+    With the C core, a file at the analysis rate is streamed (:func:`rlimpro.audio.stream_audio`):
+    hours of audio need memory for the table only, and the frames are those of one offline call.
+    """
+    if framing.engine == "c" or (framing.engine == "auto" and descriptors.native.available()):
+        stream = stream_audio(path, framing.sr)
+        if stream is not None:
+            return _stream_c(*stream, framing)
     y = load_audio(path, framing.sr)
     return descriptors.compute(y, framing.sr, window=framing.window, hop=framing.hop, engine=framing.engine)
+
+
+def _stream_c(length: int, blocks: Iterator[np.ndarray], framing: Framing) -> np.ndarray:
+    """:func:`rlimpro.descriptors.native.compute` over a signal given in blocks (same frames).
+
+    :param length: the expected length in samples: the table is allocated once for it (and
+        grown if the file holds more).
+    """
+    analyzer = descriptors.native.Analyzer(framing.sr, sr=framing.sr, window=framing.window, hop=framing.hop)
+    table = np.empty((descriptors.n_frames(max(length, 1), window=framing.window, hop=framing.hop), 56))
+    written = total = 0
+
+    def keep(frames: np.ndarray) -> None:
+        nonlocal table, written
+        if written + len(frames) > len(table):
+            grown = max(written + len(frames), 2 * len(table))
+            table = np.concatenate([table[:written], np.empty((grown - written, 56))])
+        table[written:written + len(frames)] = frames
+        written += len(frames)
+
+    try:
+        for block in blocks:
+            keep(analyzer.push(block))
+            total += len(block)
+        n = descriptors.n_frames(total, window=framing.window, hop=framing.hop)
+        end = (n - 1) * framing.hop + framing.window + analyzer.latency
+        keep(analyzer.push(np.zeros(max(0, end - total), dtype=np.float32)))
+    finally:
+        analyzer.close()
+    return table[:n]
 
 
 def failure_message(path: Path, exc: BaseException) -> str:

@@ -1,9 +1,10 @@
 """The ``analyze_corpus`` stage: every recording of a corpus -> per-track features + summary.
 
-Layout (DESIGN.md §2): ``01_corpus/<name>/audio/`` holds the recordings (any format, rate,
+Layout (docs/descriptors.md): ``01_corpus/<name>/audio/`` holds the recordings (any format, rate,
 channel count, sub-folders allowed); the stage writes ``features/<track>.parquet`` (columns
 ``time`` then the 56 descriptors, one row per frame) and ``summary.json`` (per-feature
-mean/std/min/max over all frames, used for normalisation). Finished tracks are skipped on
+mean/std/min/max over all frames, for a look at the corpus; training normalises with the
+training tracks and the lookup table, :func:`rlimpro.env.targets.normalisation`). Finished tracks are skipped on
 a re-run, so an interrupted analysis resumes.
 
 The stage is split for schedulers (``pipelines/`` runs the units as Dask tasks):
@@ -24,7 +25,7 @@ import numpy as np
 
 from rlimpro import descriptors
 from rlimpro.analysis import Framing, analyze_file, map_files
-from rlimpro.atomic import atomic_path, write_json
+from rlimpro.atomic import atomic_path, check_writable, write_json
 from rlimpro.audio import AUDIO_SUFFIXES
 from rlimpro.errors import RlimproError
 from rlimpro.layout import CORPUS_DIR, Layout
@@ -94,7 +95,12 @@ def load_track(path: str | Path, columns: list[str] | None = None) -> np.ndarray
     import pyarrow.parquet as pq
 
     columns = columns or descriptors.NAMES
-    table = pq.read_table(path, columns=columns)
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (OSError, ValueError, KeyError) as exc:  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
+        reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0].replace(f"'{path}'", "")[:120].rstrip(" ,:")
+        raise RlimproError(f"{Path(path).name}: not a readable features file ({reason}); delete it and run "
+                           "`rlimpro analyze-corpus` again") from None
     return np.column_stack([table.column(c).to_numpy() for c in columns]).astype(np.float64)
 
 
@@ -147,6 +153,19 @@ class CorpusPlan:
     summary: Path
 
 
+def _finished(out: Path) -> bool:
+    """Whether ``out`` is a complete features file (a damaged one is analysed again, not trusted)."""
+    import pyarrow.parquet as pq
+
+    if not out.is_file():
+        return False
+    try:
+        names = pq.read_schema(out).names
+    except (OSError, ValueError):
+        return False
+    return names == ["time", *descriptors.NAMES]
+
+
 def plan_corpus(name: str, params: dict[str, Any], root: str | Path = ".", *, force: bool = False) -> CorpusPlan:
     """List the work units of corpus ``name``; delete features whose recording is gone.
 
@@ -154,12 +173,12 @@ def plan_corpus(name: str, params: dict[str, Any], root: str | Path = ".", *, fo
     :raises RlimproError: if the audio folder is missing or empty, or two files share a name.
     """
     tracks = recordings(name, root)
-    out_dir = Layout(root).features(name)
+    out_dir = check_writable(Layout(root).features(name))
     outputs = {path: out_dir / f"{key}.parquet" for key, path in tracks.items()}
     for stale in out_dir.glob("*.parquet") if out_dir.is_dir() else []:
         if stale not in outputs.values():
             stale.unlink()  # the recording is gone: its features must not enter the summary
-    todo = [path for path, out in outputs.items() if force or not out.is_file()]
+    todo = [path for path, out in outputs.items() if force or not _finished(out)]
     workers = params["corpus"]["workers"]
     return CorpusPlan(name, Framing.from_params(params), outputs, todo, workers, Layout(root).summary(name))
 

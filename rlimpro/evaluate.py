@@ -1,4 +1,4 @@
-"""Evaluation stage: the agent against baselines on held-out corpus tracks (DESIGN.md §5).
+"""Evaluation stage: the agent against baselines on held-out corpus tracks (docs/training.md).
 
 Every policy starts at the run's initial params and plays each held-out track frame by
 frame with the agent's own action set (continuous agents: the baselines use the 3**N unit
@@ -10,25 +10,33 @@ selected features. Beside ``nrmse``, each policy's ``overall`` entry has the mus
 ``moves_per_s``, ``reversals_per_s`` (on steady frames) and ``lag_frames`` (positive = late),
 combined frame-weighted over the held-out tracks.
 
+The agent and every step-limited baseline hear the track as the agent does live: through the
+run's target smoothing (:mod:`rlimpro.env.behaviour`), at intent 1; errors are measured
+against the raw frames (``nrmse``) and their 9-frame mean (``nrmse_smooth``).
+
 Baselines: ``random``; ``hold`` (never moves); ``greedy`` (best next step for the current
-target); ``lookahead`` (one step toward the best point within 2 steps); ``seek`` (one step
-toward the oracle's point); ``oracle`` (nearest lookup point to each frame, free jumps: a
-lower bound no step-limited policy reaches on moving targets).
+target); ``greedy_hysteresis`` (greedy that moves only when its gain in distance beats a
+threshold, tuned on the training tracks for the env's own return: distance plus move cost);
+``lookahead`` (one step toward the best point within 2 steps); ``seek`` (one step toward the
+point nearest the heard target); ``oracle`` (nearest lookup point to each raw frame, free
+jumps: a lower bound no step-limited policy reaches on moving targets).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlimpro import musicality
-from rlimpro.atomic import atomic_path, write_json, write_text
+from rlimpro import eval_plots, musicality
+from rlimpro.atomic import write_json
 from rlimpro.descriptors.framing import HOP, SR
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
+from rlimpro.env.behaviour import goal, group_delay, smooth_track
 from rlimpro.env.config import resolve_sections
 from rlimpro.env.core import Imitation
 from rlimpro.env.table import load_table
@@ -37,9 +45,13 @@ from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout, eval_dir
 from rlimpro.train import Run, load_run
 
-__all__ = ["POLICIES", "BASELINES", "evaluate", "evaluate_run", "rollout"]
+__all__ = ["POLICIES", "BASELINES", "THRESHOLDS", "Heldout", "agent_policy", "evaluate", "evaluate_run", "heldout",
+           "hysteresis_curve",
+           "play", "rollout", "tune_hysteresis"]
 
-BASELINES = ("random", "hold", "greedy", "lookahead", "seek")
+BASELINES = ("random", "hold", "greedy", "greedy_hysteresis", "lookahead", "seek")
+#: thresholds (z units of distance) the hysteresis baseline is tuned over
+THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)
 POLICIES = ("agent", *BASELINES, "oracle")
 
 #: a policy maps (core, params [1, N], target [1, F], oracle row params [1, N]) to actions
@@ -51,10 +63,49 @@ def _tie_break(d: np.ndarray, moves: np.ndarray) -> np.ndarray:
     return d + 1e-9 * np.abs(moves).sum(axis=1)
 
 
-def _baselines(core: Imitation, rng: np.random.Generator) -> dict[str, Policy]:
+def hysteresis_moves(core: Imitation, params: np.ndarray, targets: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Greedy-with-hysteresis unit moves ``[B, N]``: the best next step, taken only where it
+    brings the distance down by more than the threshold.
+
+    :param params: ``[B, N]``; ``targets``: ``[B, F]``; ``thresholds``: ``[B]`` (z units).
+    """
+    unit = deltas(core.cfg.n_params).astype(np.float64)
+    d = core.candidates(params, targets, unit)
+    best = np.argmin(_tie_break(d, unit), axis=1)
+    stay = (len(unit) - 1) // 2
+    gain = d[:, stay] - d[np.arange(len(d)), best]
+    return np.where((gain > thresholds)[:, None], unit[best], 0.0)
+
+
+def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple[float, ...] = THRESHOLDS) -> tuple[float, np.ndarray]:
+    """The threshold with the best mean env return (reward minus move cost) on ``tracks``.
+
+    Every threshold plays every track at once (one batch row each).
+
+    :param tracks: heard (smoothed) normalised targets ``[T, F]`` per track.
+    :return: ``(best threshold, mean return per threshold)``.
+    """
+    cfg, th = core.cfg, np.asarray(thresholds, np.float64)
+    total, frames = np.zeros(len(th)), 0
+    for targets in tracks:
+        params = np.repeat(np.asarray(cfg.initial_params, np.float64)[None], len(th), axis=0)
+        for y in targets:
+            y = np.broadcast_to(y, (len(th), len(y)))
+            moves = hysteresis_moves(core, params, y, th)
+            new = np.clip(params + moves * cfg.step, 0.0, 1.0)
+            changed = (np.abs(new - params) > 1e-12).sum(axis=1)
+            total += core.reward(core.distance(core.features(new), y)) - core.move_cost * changed
+            params = new
+        frames += len(targets)
+    mean = total / max(frames, 1)
+    return float(th[int(np.argmax(mean))]), mean
+
+
+def _baselines(core: Imitation, rng: np.random.Generator, threshold: float) -> dict[str, Policy]:
     cfg = core.cfg
     space, n = cfg.action_space, cfg.n_params
     unit = deltas(n).astype(np.float64)
+    theta = np.array([threshold])
     two = (np.stack(np.meshgrid(*[np.arange(-2, 3)] * n, indexing="ij"), -1).reshape(-1, n)).astype(np.float64)
     action_space = make_space(space, n)
     action_space.seed(int(rng.integers(2**31)))
@@ -69,6 +120,9 @@ def _baselines(core: Imitation, rng: np.random.Generator) -> dict[str, Policy]:
         best = np.argmin(_tie_break(core.candidates(p, y, unit)[0], unit))
         return toward(unit[best][None], space)
 
+    def greedy_hysteresis(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
+        return toward(hysteresis_moves(core, p, y, theta), space)
+
     def lookahead(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
         best = np.argmin(_tie_break(core.candidates(p, y, two)[0], two))
         return toward(np.sign(two[best])[None], space)
@@ -79,7 +133,8 @@ def _baselines(core: Imitation, rng: np.random.Generator) -> dict[str, Policy]:
             return np.clip(diff, -1.0, 1.0).astype(np.float32)
         return toward(np.where(np.abs(diff) >= 0.5, np.sign(diff), 0.0), space)
 
-    return {"random": random, "hold": hold, "greedy": greedy, "lookahead": lookahead, "seek": seek}
+    return {"random": random, "hold": hold, "greedy": greedy, "greedy_hysteresis": greedy_hysteresis,
+            "lookahead": lookahead, "seek": seek}
 
 
 def oracle_rows(core: Imitation, targets: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -100,11 +155,12 @@ def rollout(core: Imitation, policy: Policy, targets: np.ndarray, oracle_params:
     return feats, traj
 
 
-def _agent_policy(run: Run) -> Policy:
+def agent_policy(run: Run, intent: float = 1.0) -> Policy:
+    """The run's trained agent as a :data:`Policy`, at ``intent`` (runs conditioned on one)."""
     model = run.load_model()
 
     def agent(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        action, _ = model.predict(core.observe(p, y), deterministic=True)
+        action, _ = model.predict(core.observe(p, y, intent), deterministic=True)
         return action
 
     return agent
@@ -121,15 +177,35 @@ def evaluate(synth: str, params: dict[str, Any], root: str | Path) -> list[Path]
     return evaluate_run(Layout(root).run(synth), root, params)
 
 
-def evaluate_run(run_dir: str | Path, root: str | Path, params: dict[str, Any] | None = None) -> list[Path]:
-    """Evaluate a run on its held-out tracks; write into :func:`rlimpro.layout.eval_dir` of the run.
+@dataclass
+class Heldout:
+    """What a run is judged on: its env core and the tracks as the agent hears them.
 
-    :param run_dir: a run folder.
-    :param root: project folder.
-    :param params: the validated params.yaml, whose ``evaluate`` section (``max_frames``,
-        ``plot_frames``, ``seed``, as it applies to the run's synth) replaces the one stored
-        with the run; ``None`` keeps the stored one.
-    :return: files written (``metrics.json``, ``ratios.json``, plot CSV/JSON and PNGs).
+    :param run: the run.
+    :param core: an env core of the run (batch of one).
+    :param tracks: per held-out track, ``(targets, heard)``: the normalised frames ``[T, F]`` times
+        the intent, and the frames after the run's target smoothing times the intent (what every
+        step-limited policy plays to).
+    :param intent: the intent ``c`` (1 = imitate; the errors are against ``c * y``).
+    :param train: the heard training tracks (the hysteresis threshold is tuned on them).
+    :param opts: the ``evaluate`` section that applies; ``fps``: analysis frames per second.
+    """
+
+    run: Run
+    core: Imitation
+    tracks: list[tuple[np.ndarray, np.ndarray]]
+    train: list[np.ndarray]
+    opts: dict[str, Any]
+    fps: float
+    intent: float = 1.0
+
+
+def heldout(run_dir: str | Path, root: str | Path, params: dict[str, Any] | None = None, intent: float = 1.0) -> Heldout:
+    """Load a finished run and its held-out and training tracks (see :func:`evaluate_run` for ``params``).
+
+    :param intent: play at this intent: targets become ``intent * y`` (see :mod:`rlimpro.env.behaviour`).
+
+    :raises RlimproError: on an unfinished run, a changed lookup table or missing tracks.
     """
     root = Path(root)
     run = load_run(run_dir)
@@ -140,145 +216,90 @@ def evaluate_run(run_dir: str | Path, root: str | Path, params: dict[str, Any] |
     if table.sha256 != run.table_sha256:
         raise RlimproError(f"{run.table_path}: changed since run {run.path.name} was trained; retrain it")
     opts = run.config["evaluate"] if params is None else resolve_sections(params, cfg.synth)["evaluate"]
-    max_frames, seed = opts["max_frames"], opts["seed"]
     tracks = load_tracks(root, cfg.corpus)
     missing = [t for t in cfg.heldout_tracks if t not in tracks]
     if missing:
         raise RlimproError(f"{Layout().corpus(cfg.corpus)}: held-out tracks {missing} are gone; retrain the run")
-    core = Imitation(cfg, table, run.norm, [], 1, seed)
     idx = indices(cfg.features)
-    rng = np.random.default_rng(seed)
-    policies: dict[str, Policy] = {"agent": _agent_policy(run), **_baselines(core, rng)}
 
-    errors = {p: [] for p in POLICIES}
-    tallies: dict[str, list[dict[str, Any]]] = {p: [] for p in POLICIES}
-    start = np.asarray(cfg.initial_params, np.float64)[None]
+    def heard(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        targets = run.norm.apply(frames[:opts["max_frames"], idx])
+        return goal(targets, intent), goal(smooth_track(targets, cfg.target_smoothing), intent)
+
+    framing = run.config.get("analysis", {})
+    return Heldout(
+        run=run, core=Imitation(cfg, table, run.norm, [], 1, opts["seed"]),
+        tracks=[heard(f) for f in track_frames(tracks, cfg.heldout_tracks, cfg.heldout_split, heldout=True)],
+        train=[heard(f)[1] for f in track_frames(tracks, cfg.train_tracks, cfg.heldout_split, heldout=False)],
+        opts=opts, fps=framing.get("sr", SR) / framing.get("hop", HOP), intent=intent,
+    )
+
+
+def play(h: Heldout, policies: dict[str, Policy], oracle: bool = False) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Every policy over every held-out track.
+
+    :param oracle: also the ``oracle`` (nearest point to each raw frame).
+    :return: ``(overall, per_feature, first)``: per policy its nRMSE and musical measures; per
+        feature, per policy its nRMSE; the first track's targets and results (for the plots).
+    """
+    core, table = h.core, h.core.table
+    names = [*policies, *(["oracle"] if oracle else [])]
+    errors: dict[str, list[np.ndarray]] = {p: [] for p in names}
+    tallies: dict[str, list[dict[str, Any]]] = {p: [] for p in names}
+    start = np.asarray(core.cfg.initial_params, np.float64)[None]
     first: dict[str, Any] = {}
-    for k, frames in enumerate(track_frames(tracks, cfg.heldout_tracks, cfg.heldout_split, heldout=True)):
-        targets = run.norm.apply(frames[:max_frames, idx])
-        rows = oracle_rows(core, targets)
-        oracle_params = table.grid_params(rows)
-        results = {name: rollout(core, pol, targets, oracle_params) for name, pol in policies.items()}
-        results["oracle"] = (core.points[rows], oracle_params)
+    for k, (targets, heard) in enumerate(h.tracks):
+        seek_params = table.grid_params(oracle_rows(core, heard))
+        results = {name: rollout(core, pol, heard, seek_params) for name, pol in policies.items()}
+        if oracle:
+            rows = oracle_rows(core, targets)
+            results["oracle"] = (core.points[rows], table.grid_params(rows))
         for name, (feats, traj) in results.items():
             errors[name].append(feats - targets)
             tallies[name].append(musicality.track_tally(targets, feats, np.concatenate([start, traj])))
         if k == 0:
             first = {"targets": targets, "results": results}
-
     sq = {p: np.concatenate(e) ** 2 for p, e in errors.items()}
-    framing = run.config.get("analysis", {})
-    fps = framing.get("sr", SR) / framing.get("hop", HOP)
+    overall = {p: {"nrmse": float(np.sqrt(sq[p].mean())), **musicality.combine(tallies[p], h.fps)} for p in names}
+    per_feature = {f: {p: float(np.sqrt(sq[p][:, j].mean())) for p in names} for j, f in enumerate(core.cfg.features)}
+    return overall, per_feature, first
+
+
+def hysteresis_curve(h: Heldout, thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict[str, Any]]:
+    """``greedy_hysteresis`` on the held-out tracks at each threshold: its nRMSE and musical measures."""
+    curve = []
+    for theta in thresholds:
+        policy = _baselines(h.core, np.random.default_rng(0), theta)["greedy_hysteresis"]
+        overall, _, _ = play(h, {"greedy_hysteresis": policy})
+        curve.append({"threshold": theta, **overall["greedy_hysteresis"]})
+    return curve
+
+
+def evaluate_run(run_dir: str | Path, root: str | Path, params: dict[str, Any] | None = None) -> list[Path]:
+    """Evaluate a run on its held-out tracks; write into :func:`rlimpro.layout.eval_dir` of the run.
+
+    :param run_dir: a run folder.
+    :param root: project folder.
+    :param params: the validated params.yaml, whose ``evaluate`` section (``max_frames``,
+        ``plot_frames``, ``seed``, as it applies to the run's synth) replaces the one stored
+        with the run; ``None`` keeps the stored one.
+    :return: files written (``metrics.json``, ``ratios.json``, plot CSV/JSON and PNGs).
+    """
+    h = heldout(run_dir, root, params)
+    cfg, run = h.core.cfg, h.run
+    threshold, _ = tune_hysteresis(h.core, h.train)
+    policies = {"agent": agent_policy(run, h.intent), **_baselines(h.core, np.random.default_rng(h.opts["seed"]), threshold)}
+    overall, per_feature, first = play(h, policies, oracle=True)
     metrics = {
-        "overall": {p: {"nrmse": float(np.sqrt(sq[p].mean())), **musicality.combine(tallies[p], fps)} for p in POLICIES},
-        "per_feature": {f: {p: float(np.sqrt(sq[p][:, j].mean())) for p in POLICIES} for j, f in enumerate(cfg.features)},
+        "overall": {p: overall[p] for p in POLICIES},
+        "settings": {"target_smoothing": cfg.target_smoothing, "group_delay_frames": group_delay(cfg.target_smoothing),
+                     "move_cost": cfg.move_cost, "move_cost_z": h.core.move_cost, "hysteresis_threshold": threshold},
+        "per_feature": {f: {p: v[p] for p in POLICIES} for f, v in per_feature.items()},
     }
     oracle = max(metrics["overall"]["oracle"]["nrmse"], 1e-12)
     ratios = {p: metrics["overall"][p]["nrmse"] / oracle for p in POLICIES}
     out = eval_dir(run.path)
     written = [write_json(out / "metrics.json", metrics), write_json(out / "ratios.json", ratios)]
-    written += _plots(out, cfg.features, first, opts["plot_frames"], metrics)
-    return written
-
-
-def _plots(out: Path, features: list[str], first: dict[str, Any], n: int, metrics: dict[str, Any]) -> list[Path]:
-    """DVC plot data (CSV/JSON) and PNGs for the first held-out track."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    targets, results = first["targets"][:n], {k: (v[0][:n], v[1][:n]) for k, v in first["results"].items()}
-    steps = np.arange(len(targets))
-    dist = {p: np.sqrt(((results[p][0] - targets) ** 2).mean(axis=1)) for p in POLICIES}
-    plots = out / "plots"
-    written = []
-
-    def csv(path: Path, header: list[str], cols: list[np.ndarray]) -> Path:
-        body = "\n".join(",".join(f"{v:.6g}" for v in row) for row in np.column_stack(cols))
-        return write_text(path, ",".join(header) + "\n" + body + "\n")
-
-    written.append(csv(plots / "error.csv", ["step", *POLICIES], [steps, *[dist[p] for p in POLICIES]]))
-    shown = ("agent", "greedy", "seek", "oracle")
-    written.append(csv(plots / "trajectory.csv", ["step", "target", *shown],
-                       [steps, targets[:, 0], *[results[p][0][:, 0] for p in shown]]))
-    params = results["agent"][1]
-    written.append(csv(plots / "params.csv", ["step", *[f"p{i}" for i in range(params.shape[1])]],
-                       [steps, *params.T]))
-    written.append(write_json(plots / "nrmse.json",
-                              [{"policy": p, "nrmse": metrics["overall"][p]["nrmse"]} for p in POLICIES]))
-
-    colors = {"agent": "C3", "random": "C7", "hold": "C5", "greedy": "C1", "lookahead": "C4", "seek": "C2",
-              "oracle": "C0", "target": "k"}
-    rows = min(len(features), 4)
-    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.2 * rows), sharex=True, squeeze=False)
-    for j, ax in enumerate(axes[:, 0]):
-        ax.plot(steps, targets[:, j], color="k", lw=1.2, label="target")
-        for p in shown:
-            ax.plot(steps, results[p][0][:, j], color=colors[p], lw=0.9, alpha=0.8, label=p)
-        ax.set_ylabel(f"{features[j]} (z)")
-    axes[0, 0].legend(ncol=5, fontsize=8, loc="upper right")
-    axes[-1, 0].set_xlabel("frame (hop 512 @ 44.1 kHz)")
-    fig.suptitle("held-out track: descriptor trajectories")
-    written.append(_save(fig, out / "trajectories.png"))
-
-    fig, ax = plt.subplots(figsize=(10, 3))
-    k = 25
-    for p in POLICIES:
-        smooth = np.convolve(dist[p], np.ones(k), mode="same") / np.convolve(np.ones(len(steps)), np.ones(k), mode="same")
-        ax.plot(steps, smooth, color=colors[p], lw=1.2 if p == "agent" else 0.8, label=p)
-    ax.set_xlabel("frame")
-    ax.set_ylabel("RMS error (z), 25-frame mean")
-    ax.legend(ncol=7, fontsize=8)
-    written.append(_save(fig, out / "error.png"))
-
-    fig, ax = plt.subplots(figsize=(10, 3))
-    for i in range(params.shape[1]):
-        ax.plot(steps, params[:, i], color=f"C{i}", lw=1.0, label=f"agent p{i}")
-        ax.plot(steps, results["oracle"][1][:, i], color=f"C{i}", lw=0.6, ls=":", alpha=0.7)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("frame")
-    ax.set_ylabel("param (dotted: oracle)")
-    ax.legend(ncol=params.shape[1], fontsize=8)
-    written.append(_save(fig, out / "params.png"))
-    written += _musical_plot(out, metrics, colors)
-    return written
-
-
-def _musical_plot(out: Path, metrics: dict[str, Any], colors: dict[str, str]) -> list[Path]:
-    """How busy each policy plays (all held-out tracks): moves/s and reversals/s on steady frames, with its errors and lag."""
-    import matplotlib.pyplot as plt
-
-    overall = metrics["overall"]
-    keys = ("nrmse", "nrmse_smooth", "moves_per_s", "reversals_per_s", "lag_frames")
-    written = [write_json(out / "plots" / "musical.json", [{"policy": p, **{k: overall[p][k] for k in keys}} for p in POLICIES])]
-    y = np.arange(len(POLICIES))[::-1]
-    moves = [overall[p]["moves_per_s"] or 0.0 for p in POLICIES]
-    revs = [overall[p]["reversals_per_s"] or 0.0 for p in POLICIES]
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    ax.barh(y + 0.2, moves, height=0.4, color=[colors[p] for p in POLICIES], alpha=0.45, label="moves/s (all frames)")
-    ax.barh(y - 0.2, revs, height=0.4, color=[colors[p] for p in POLICIES], hatch="//", edgecolor="k", lw=0.5,
-            label="reversals/s (steady frames)")
-    top = max(max(moves), max(revs), 1.0)
-    for yi, p, m in zip(y, POLICIES, moves):
-        lag = overall[p]["lag_frames"]
-        ax.text(max(m, overall[p]["reversals_per_s"] or 0.0) + 0.01 * top, yi,
-                f"nRMSE {overall[p]['nrmse']:.3f} (smoothed target {overall[p]['nrmse_smooth']:.3f}), "
-                f"lag {'n/a' if lag is None else f'{lag} frames'}", va="center", fontsize=7)
-    ax.set_yticks(y, POLICIES)
-    ax.set_xlim(0, top * 1.6)
-    ax.set_xlabel(f"per second ({SR}/{HOP} frames/s)")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("how busy each policy plays on the held-out tracks", fontsize=10)
-    written.append(_save(fig, out / "musical.png"))
-    return written
-
-
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    framing = run.config.get("analysis", {})
+    frame_label = f"frame (hop {framing.get('hop', HOP)} at {framing.get('sr', SR)} Hz)"
+    return written + eval_plots.write(out, cfg.features, first, h.opts["plot_frames"], metrics, frame_label, h.fps)

@@ -1,10 +1,15 @@
-"""Export a trained run to ONE self-contained ``policy.onnx`` (DESIGN.md §6).
+"""Export a trained run to ONE self-contained ``policy.onnx`` (docs/protocol.md).
 
 The graph maps raw musician descriptors ``target`` [B, F] and the current parameters
-``params`` [B, N] to ``params_next`` [B, N]. It is assembled from three parts:
+``params`` [B, N] to ``params_next`` [B, N]. A run with target smoothing also has the input
+``state`` [B, F] and the output ``state_next`` (the smoothed target, carried by the host); a
+run conditioned on an intent has the input ``intent`` [B, 1]. Both optional inputs are
+backed by initializers holding their defaults (zeros; ``intent_default``), so a caller that
+feeds only ``target`` and ``params`` gets them. It is assembled from three parts:
 
 1. the observation, built in float64 exactly as :meth:`rlimpro.env.core.Imitation.observe`
-   does (normalisation, agent features from the lookup table held as an initializer — a
+   does (normalisation, the target's smoothing and intent (:mod:`rlimpro.env.behaviour`),
+   agent features from the lookup table held as an initializer — a
    Gather on the mixed-radix grid index, or multilinear interpolation over the 2**N cell
    corners when the run used it — the one-step neighbour distances, clipping), cast to
    float32 as the env does;
@@ -38,6 +43,8 @@ from rlimpro.layout import Layout
 __all__ = ["Parity", "build_graph", "check_parity", "export", "export_run", "policy_metadata"]
 
 OPSET = 20
+#: the intent a host starts with and a caller that does not feed one gets: imitate
+INTENT_DEFAULT = 1.0
 _D, _F, _I = 11, 1, 7  # onnx TensorProto DOUBLE, FLOAT, INT64
 
 
@@ -74,7 +81,7 @@ def _network_module(model: Any) -> Any:
 
 
 def _afterstate_head(model: Any) -> Any:
-    """A torch module ``(y [B, F], d [B, K], rows [B, K]) -> Q [B, K]`` of an ``avi`` model.
+    """A torch module ``(x [B, F(+1)], d [B, K], rows [B, K], moved [B, K]) -> Q [B, K]`` of an ``avi`` model.
 
     It is :meth:`~rlimpro.afterstate.AfterstateQNetwork.q_values`: the Q-network's forward
     minus the observation slicing and the grid arithmetic, as the graph already has the
@@ -90,8 +97,8 @@ def _afterstate_head(model: Any) -> Any:
             super().__init__()
             self.q_net = q_net
 
-        def forward(self, y: torch.Tensor, d: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            return self.q_net.q_values(y, d, rows)
+        def forward(self, x: torch.Tensor, d: torch.Tensor, rows: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+            return self.q_net.q_values(x, d, rows, moved)
 
     return Head().eval()
 
@@ -171,10 +178,24 @@ def _features(g: _Graph, p: str, points: str, cfg: Any, table: Any) -> str:
     return g.op("ReduceSum", weighted, g.const([2], np.int64), keepdims=0)  # [B, M, F]
 
 
-def _target(g: _Graph, core: Any) -> str:
-    """The normalised target ``[B, F]`` (float64, unclipped)."""
-    norm = core.norm
-    return g.op("Div", g.op("Sub", g.op("Cast", "target", to=_D), g.const(norm.mean)), g.const(norm.std))
+def _intent(g: _Graph) -> str:
+    """The ``intent`` input ``[B, 1]`` as float64, clipped to [-1, 1]."""
+    return g.op("Clip", g.op("Cast", "intent", to=_D), g.const(-1.0), g.const(1.0))
+
+
+def _target(g: _Graph, core: Any) -> tuple[str, str | None]:
+    """What the agent aims at ``[B, F]`` (float64, unclipped): the normalised target, smoothed
+    with ``state`` into ``state_next`` and times the intent, as :mod:`rlimpro.env.behaviour`;
+    and, with smoothing, the unsmoothed target times the intent (the observation's lead part)."""
+    cfg, norm = core.cfg, core.norm
+    y = g.op("Div", g.op("Sub", g.op("Cast", "target", to=_D), g.const(norm.mean)), g.const(norm.std))
+    a, lead = float(cfg.target_smoothing), None
+    intent = _intent(g) if cfg.intent else None
+    if a:
+        mixed = g.op("Add", g.op("Mul", g.op("Cast", "state", to=_D), g.const(a)), g.op("Mul", y, g.const(1.0 - a)))
+        lead = y if intent is None else g.op("Mul", intent, y)
+        y = g.op("Cast", g.op("Cast", mixed, to=_F, out="state_next"), to=_D)
+    return (y if intent is None else g.op("Mul", intent, y)), lead
 
 
 def _moved(g: _Graph, p: str, moves: np.ndarray) -> str:
@@ -197,21 +218,20 @@ def _observation(g: _Graph, core: Any) -> tuple[str, str]:
     """
     cfg = core.cfg
     c = float(cfg.obs_clip)
-    target, p = _target(g, core), g.op("Cast", "params", to=_D)
+    (target, lead), p = _target(g, core), g.op("Cast", "params", to=_D)
     moves = np.concatenate([np.zeros((1, cfg.n_params)), core.moves]) * cfg.step  # [1 + K, N]
     feats = _features(g, _moved(g, p, moves), g.const(core.points, name="lookup_points"), cfg, core.table)
-    parts = [g.op("Gather", feats, g.const(0, np.int64), axis=1), target, p]
+    lo, hi = g.const(-c), g.const(c)
+    parts = [g.op("Clip", g.op("Gather", feats, g.const(0, np.int64), axis=1), lo, hi), g.op("Clip", target, lo, hi), p]
     if len(core.moves):
         mid = g.const([1], np.int64)
-        dist = _distances(g, feats, target, core.weights)  # [B, 1 + K]
-        parts.append(g.op("Slice", dist, mid, g.const([len(moves)], np.int64), mid))
-    if c >= 1.0:  # params lie in [0, 1] and distances are >= 0: one clip serves every part
-        obs = g.op("Clip", g.op("Concat", *parts, axis=1), g.const(-c), g.const(c))
-    else:
-        lo, hi = g.const(-c), g.const(c)
-        parts = [g.op("Clip", parts[0], lo, hi), g.op("Clip", parts[1], lo, hi), p,
-                 *(g.op("Min", x, hi) for x in parts[3:])]
-        obs = g.op("Concat", *parts, axis=1)
+        dist = _distances(g, feats, target, core.weights)  # [B, 1 + K], >= 0
+        parts.append(g.op("Min", g.op("Slice", dist, mid, g.const([len(moves)], np.int64), mid), hi))
+    if lead is not None:
+        parts.append(g.op("Clip", lead, lo, hi))
+    if cfg.intent:
+        parts.append(_intent(g))
+    obs = g.op("Concat", *parts, axis=1)
     return g.op("Cast", obs, to=_F), p
 
 
@@ -219,21 +239,30 @@ def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str]:
     """The inputs of :func:`_afterstate_head` as the observation holds them; returns (inputs, moved
     params ``[B, K, N]`` float64: row a is where action a leads, as ``decode`` computes it).
 
-    ``y`` and ``d`` are the observation's target and distance parts (float64, clipped, cast to
-    float32); ``rows`` are the grid rows of the moved params, which on the grid are exactly the
-    rows the Q-network derives from the observation's params (they differ only where a
-    param sits exactly half-way between two grid points).
+    ``x`` is the observation's target part (float64, clipped, cast to float32), with the intent
+    beside it when the run is conditioned; ``d`` the distance part; ``rows`` the grid rows of
+    the moved params, which on the grid are exactly the rows the Q-network derives from the
+    observation's params (they differ only where a param sits exactly half-way between two
+    grid points); ``moved`` how many params each move changes (a move changes a param unless
+    the clip pins it at the bound, as :func:`rlimpro.env.behaviour.moved_params`).
     """
     cfg = core.cfg
     c = float(cfg.obs_clip)
-    target, p = _target(g, core), g.op("Cast", "params", to=_D)
+    (target, lead), p = _target(g, core), g.op("Cast", "params", to=_D)
     nxt = _moved(g, p, core.moves * cfg.step)
     rows = _nearest_rows(g, nxt, core.table)
     feats = g.op("Gather", g.const(core.points, name="lookup_points"), rows, axis=0)  # avi runs never interpolate
     dist = _distances(g, feats, target, core.weights)
-    y = g.op("Cast", g.op("Clip", target, g.const(-c), g.const(c)), to=_F)
+    parts = [g.op("Clip", target, g.const(-c), g.const(c))]
+    if lead is not None:
+        parts.append(g.op("Clip", lead, g.const(-c), g.const(c)))
+    if cfg.intent:
+        parts.append(_intent(g))
+    x = g.op("Cast", g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0], to=_F)
     d = g.op("Cast", g.op("Min", dist, g.const(c)), to=_F)
-    return {"y": y, "d": d, "rows": rows}, nxt
+    changed = g.op("Not", g.op("Equal", nxt, g.op("Unsqueeze", p, g.const([1], np.int64))))
+    moved = g.op("ReduceSum", g.op("Cast", changed, to=_F), g.const([-1], np.int64), keepdims=0)
+    return {"x": x, "d": d, "rows": rows, "moved": moved}, nxt
 
 
 def _choose(g: _Graph, net_out: str, moved: str) -> str:
@@ -278,9 +307,10 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
     avi = isinstance(model, AfterstateDQN)
     if avi:
         inputs, moved = _afterstate_inputs(pre, core)
-        k, f = len(core.moves), len(core.cfg.features)
-        module, examples = _afterstate_head(model), {"y": torch.zeros(1, f), "d": torch.zeros(1, k),
-                                                     "rows": torch.zeros(1, k, dtype=torch.int64)}
+        k, f = len(core.moves), len(core.cfg.features) * (2 if core.lead else 1) + (1 if core.cfg.intent else 0)
+        module, examples = _afterstate_head(model), {"x": torch.zeros(1, f), "d": torch.zeros(1, k),
+                                                     "rows": torch.zeros(1, k, dtype=torch.int64),
+                                                     "moved": torch.zeros(1, k)}
     else:
         obs, p = _observation(pre, core)
         inputs = {"obs": obs}
@@ -297,12 +327,9 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
         _choose(post, "net/net_out", moved)
     else:
         _decode(post, "net/net_out", p, core.cfg)
-    f, n = len(core.cfg.features), core.cfg.n_params
     graph = helper.make_graph(
-        pre.nodes + net_nodes + post.nodes, "rlimpro_policy",
-        [helper.make_tensor_value_info("target", _F, ["batch", f]), helper.make_tensor_value_info("params", _F, ["batch", n])],
-        [helper.make_tensor_value_info("params_next", _F, ["batch", n])],
-        pre.inits + list(net.graph.initializer) + post.inits,
+        pre.nodes + net_nodes + post.nodes, "rlimpro_policy", *_interface(core),
+        pre.inits + list(net.graph.initializer) + post.inits + _defaults(core),
     )
     opsets = {o.domain: o.version for o in net.opset_import}
     opsets[""] = max(opsets.get("", OPSET), OPSET)
@@ -316,9 +343,32 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
     return proto
 
 
+def _interface(core: Any) -> tuple[list[Any], list[Any]]:
+    """The graph's inputs and outputs (docs/protocol.md): target, params[, intent][, state] -> params_next[, state_next]."""
+    from onnx import helper
+
+    cfg = core.cfg
+    f, n = len(cfg.features), cfg.n_params
+    inputs = [("target", f), ("params", n)] + [("intent", 1)] * cfg.intent + [("state", f)] * bool(cfg.target_smoothing)
+    outputs = [("params_next", n)] + [("state_next", f)] * bool(cfg.target_smoothing)
+    return ([helper.make_tensor_value_info(name, _F, ["batch", k]) for name, k in inputs],
+            [helper.make_tensor_value_info(name, _F, ["batch", k]) for name, k in outputs])
+
+
+def _defaults(core: Any) -> list[Any]:
+    """Initializers backing the optional inputs with their defaults: intent 1 (imitate), state 0."""
+    from onnx import numpy_helper
+
+    cfg = core.cfg
+    out = [numpy_helper.from_array(np.full((1, 1), INTENT_DEFAULT, np.float32), "intent")] if cfg.intent else []
+    if cfg.target_smoothing:
+        out.append(numpy_helper.from_array(np.zeros((1, len(cfg.features)), np.float32), "state"))
+    return out
+
+
 # --- metadata, parity, the stage ----------------------------------------------------------------
 def policy_metadata(run: Any, param_names: list[str], analysis: dict[str, Any]) -> dict[str, str]:
-    """metadata_props of DESIGN.md §6 for a run.
+    """metadata_props of docs/protocol.md for a run.
 
     :param run: a :class:`rlimpro.train.Run`.
     :param param_names: the synth's parameter names (from ``synth.yaml``), N of them.
@@ -332,6 +382,9 @@ def policy_metadata(run: Any, param_names: list[str], analysis: dict[str, Any]) 
         "algo": run.algo, "action_space": cfg.action_space, "step": repr(float(cfg.step)), "corpus": cfg.corpus,
         "initial_params": ",".join(repr(float(v)) for v in cfg.initial_params),
         "interpolate": str(bool(cfg.interpolate)).lower(), "neighbours": cfg.neighbours,
+        "target_smoothing": repr(float(cfg.target_smoothing)), "move_cost": repr(float(cfg.move_cost)),
+        **({"intent_default": repr(INTENT_DEFAULT)} if cfg.intent else {}),
+        **({"state_size": str(len(cfg.features))} if cfg.target_smoothing else {}),
     }
 
 
@@ -397,17 +450,32 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
     import onnxruntime as ort
 
     from rlimpro.env.actions import decode
+    from rlimpro.env.behaviour import goal, smooth
 
+    cfg = core.cfg
     target, params = _samples(core, n, corpus, seed)
+    feeds = {"target": target, "params": params}
+    rng = np.random.default_rng(seed + 1)  # random hosts' states and intents, when the graph has them
+    state = rng.normal(0.0, 1.5, (n, len(cfg.features))).astype(np.float32)
+    intent = rng.uniform(-1.0, 1.0, (n, 1)).astype(np.float32) if cfg.intent else np.ones((n, 1), np.float32)
+    if cfg.intent:
+        feeds["intent"] = intent
+    if cfg.target_smoothing:
+        feeds["state"] = state
     p64 = params.astype(np.float64)
-    obs = core.observe(p64, core.norm.apply(target.astype(np.float64)))
+    y = core.norm.apply(target.astype(np.float64))
+    smoothed = smooth(state.astype(np.float64), y, cfg.target_smoothing)
+    obs = core.observe(p64, goal(smoothed, intent), intent, goal(y, intent))
     actions, _ = model.predict(obs, deterministic=True)
-    expected = decode(actions, p64, space=core.cfg.action_space, step=core.cfg.step).astype(np.float32)
+    expected = decode(actions, p64, space=cfg.action_space, step=cfg.step).astype(np.float32)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(["params_next"], {"target": target, "params": params})[0]
+    outputs = session.run(None, feeds)
+    got = outputs[0]
     diff = np.abs(got - expected).max(axis=1)
-    continuous = core.cfg.action_space == "continuous"
+    continuous = cfg.action_space == "continuous"
     bad = np.flatnonzero(diff > (tol if continuous else 0.0))
+    if cfg.target_smoothing and not np.array_equal(outputs[1], smoothed.astype(np.float32)):
+        raise RlimproError(f"{Path(path).name}: the exported smoothing disagrees with the env's; please report this")
     ties = 0
     if len(bad) and not continuous:
         out = _net_outputs(model, obs[bad])

@@ -1,4 +1,4 @@
-"""The regular parameter grid of a lookup table (DESIGN.md §4), in one place.
+"""The regular parameter grid of a lookup table (docs/synths.md), in one place.
 
 ``subdiv`` values per parameter (``linspace(0, 1, subdiv)``), ``subdiv**N`` points with rows in
 mixed-radix order, p0 slowest, so a parameter vector maps to its row in O(1)::
@@ -7,6 +7,23 @@ mixed-radix order, p0 slowest, so a parameter vector maps to its row in O(1)::
 
 The writer (:mod:`rlimpro.lookup`) and the reader (:class:`rlimpro.env.table.LookupTable`)
 both use these functions. Plain numpy.
+
+Two parameters, three values each (9 rows); the point (0.5, 1.0) is row 1·3 + 2 = 5:
+
+>>> grid_points(2, 3)[:4]
+array([[0. , 0. ],
+       [0. , 0.5],
+       [0. , 1. ],
+       [0.5, 0. ]])
+>>> row_index([0.5, 1.0], subdiv=3)
+5
+>>> row_index(np.array([[0.0, 0.0], [0.49, 0.51]]), subdiv=3)   # nearest grid point, a batch
+array([0, 4])
+>>> grid_params(np.array([5, 8]), 2, 3)
+array([[0.5, 1. ],
+       [1. , 1. ]])
+>>> radix(3, 4)
+array([16,  4,  1])
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The kit folder holds:
 
-- ``policy.onnx`` (the agent, self-contained: DESIGN.md §6);
+- ``policy.onnx`` (the agent, self-contained: docs/protocol.md);
 - ``synth/``: the synth's patch and the files beside it that it may use (never the lookup
   table, runs, evaluation or map: those are build products, not needed to play);
 - ``pd/listen-receive.pd``: the receive-only Pd patch (vanilla Pd, no externals);
@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rlimpro.errors import RlimproError
+from rlimpro.layout import Layout
 
 __all__ = ["KISSFFT", "build_kit", "build_wheel"]
 
@@ -150,7 +151,7 @@ venv/bin/rlimpro serve policy.onnx --listen-file take.wav          # in real tim
 ```
 
 OSC: params go to 127.0.0.1:6667, the server listens on 6666 for `/rlimpro/reset` and
-`/rlimpro/ping` (and `/rlimpro/target` from hosts that analyse themselves). {max_note}
+`/rlimpro/ping` (and `/rlimpro/target` from hosts that analyse themselves). {max_note}{dial}
 """
 
 
@@ -166,8 +167,8 @@ def build_kit(synth: str, out: str | Path, *, root: str | Path = ".", wheel: boo
     """
     from rlimpro.live.policy import Policy
 
-    folder = Path(root) / "00_synths" / synth
-    policy_file = folder / "policy.onnx"
+    layout = Layout(root)
+    folder, policy_file = layout.synth(synth), layout.policy(synth)
     if not (folder / "synth.pd").is_file():
         raise RlimproError(f"{folder}: no synth.pd; pass --synth with a folder of 00_synths/")
     if not policy_file.is_file():
@@ -204,6 +205,7 @@ def build_kit(synth: str, out: str | Path, *, root: str | Path = ".", wheel: boo
                 f"The Max patches play the `fm` example synth; `{synth}` has {info.n_params} params "
                 f"({', '.join(info.param_names)}): replace `rlimpro-fm~` with your own Max synth taking that list.")
     readme = out / "README.md"
-    readme.write_text(_README.format(synth=synth, wheel=wheel_name, kissfft=kissfft_note, max_note=max_note))
+    dial = f"\n\nThe intent dial: `{info.dial}`, e.g. `oscsend localhost 6666 /rlimpro/intent f -1`." if info.dial else ""
+    readme.write_text(_README.format(synth=synth, wheel=wheel_name, kissfft=kissfft_note, max_note=max_note, dial=dial))
     written.append(readme)
     return written

@@ -1,4 +1,4 @@
-"""Where every input and artifact of a project lives (DESIGN.md §1): the one place that says so.
+"""Where every input and artifact of a project lives (docs/architecture.md): the one place that says so.
 
 ::
 
@@ -7,9 +7,19 @@
                              runs/main/                train (the DAG's run; ad-hoc runs beside it)
                              eval/                     evaluate of runs/main (other runs: <run>/eval/)
                              policy.onnx               export
+                             map/index.html            map (the sound map page, its clips in map/index_files/)
+                             eval/report.html          report (training curves, evaluation, duet)
     <root>/01_corpus/<corpus>/audio/                   recordings (inputs; sub-folders allowed)
                               features/<track>.parquet analyze_corpus
                               summary.json             analyze_corpus
+
+>>> project = Layout("proj")
+>>> project.lookup("fm").as_posix(), project.policy("fm").as_posix()
+('proj/00_synths/fm/lookup.parquet', 'proj/00_synths/fm/policy.onnx')
+>>> project.features("demo").as_posix()
+'proj/01_corpus/demo/features'
+>>> eval_dir(project.run("fm")).as_posix(), eval_dir(project.run("fm", "20260101-120000-ppo")).as_posix()
+('proj/00_synths/fm/eval', 'proj/00_synths/fm/runs/20260101-120000-ppo/eval')
 """
 
 from __future__ import annotations
@@ -72,6 +82,14 @@ class Layout:
     def policy(self, synth: str) -> Path:
         """``00_synths/<synth>/policy.onnx``: the DAG's export."""
         return self.synth(synth) / POLICY_FILE
+
+    def map_page(self, synth: str) -> Path:
+        """``00_synths/<synth>/map/index.html``: the synth's sound map (its clips beside it in ``map/``)."""
+        return self.synth(synth) / "map" / "index.html"
+
+    def report(self, synth: str) -> Path:
+        """``00_synths/<synth>/eval/report.html``: the page of the DAG's run (training, evaluation, duet)."""
+        return self.eval(synth) / "report.html"
 
     def corpus(self, corpus: str) -> Path:
         """``01_corpus/<corpus>/``."""

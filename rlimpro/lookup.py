@@ -1,4 +1,4 @@
-"""The ``render_lookup`` stage: a synth's sound map on a regular parameter grid (DESIGN.md §4).
+"""The ``render_lookup`` stage: a synth's sound map on a regular parameter grid (docs/architecture.md).
 
 ``subdiv`` values per parameter (``linspace(0, 1, subdiv)``), ``subdiv**N`` points in
 mixed-radix order (p0 slowest), rendered by Pd in chunks (one Pd process per chunk, chunks
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rlimpro.atomic import atomic_path
+from rlimpro.atomic import atomic_path, check_writable
 from rlimpro.descriptors import NAMES, compute
 from rlimpro.errors import RlimproError
 from rlimpro.grid import grid_points
@@ -192,6 +192,18 @@ class LookupPlan:
     scratch: Path
 
 
+#: the largest lookup grid rendered (a million points: hours of Pd per core, ~1 GB as a table)
+MAX_POINTS = 1_000_000
+
+
+def _largest_subdiv(n_params: int) -> int:
+    """The largest subdiv whose grid stays within :data:`MAX_POINTS` for ``n_params`` parameters."""
+    subdiv = 2
+    while (subdiv + 1) ** n_params <= MAX_POINTS:
+        subdiv += 1
+    return subdiv
+
+
 def plan_lookup(name: str, params: dict[str, Any], root: str | Path = ".") -> LookupPlan:
     """List the chunks of synth ``name``; delete saved chunks of any other configuration.
 
@@ -203,7 +215,13 @@ def plan_lookup(name: str, params: dict[str, Any], root: str | Path = ".") -> Lo
     synth = load_synth(folder)
     s = lookup_settings(name, params)
     n_points = s.subdiv ** synth.n_params
+    if n_points > MAX_POINTS:
+        raise RlimproError(
+            f"params.yaml: synth.{name}.subdiv = {s.subdiv} gives {s.subdiv}^{synth.n_params} = {n_points:.3g} grid points "
+            f"(at most {MAX_POINTS:,}); lower the subdiv (e.g. {_largest_subdiv(synth.n_params)})"
+        )
     chunks_root = Layout(root).lookup_chunks(name)
+    check_writable(folder)
     work = chunks_root / _chunk_key(folder, s)
     if chunks_root.is_dir():  # chunks of another configuration can never be reused
         for stale in chunks_root.iterdir():

@@ -1,4 +1,4 @@
-"""Musical measures of a played trajectory (issue "The agent plays like a musician", DESIGN.md §5).
+"""Musical measures of a played trajectory (docs/training.md).
 
 Small pure numpy functions over one held-out track, and their frame-weighted combination
 across tracks. Conventions (those of :func:`rlimpro.evaluate.rollout`): ``targets`` and

@@ -1,7 +1,19 @@
-"""Load ``params.yaml``: every knob of every stage lives there (DESIGN.md §1).
+"""Load ``params.yaml``: every knob of every stage lives there (docs/architecture.md).
 
 :func:`load_params` validates the whole file against :mod:`rlimpro.settings`, so every
 command and stage reads complete, well-typed values.
+
+>>> import shutil, tempfile
+>>> root = Path(tempfile.mkdtemp())
+>>> _ = (root / PARAMS_FILE).write_text("synths: [fm]\\nsynth: {fm: {subdiv: 8}}\\n")
+>>> params = load_params(root)
+>>> params["synth"], params["train"]["algo"], params["analysis"]   # what the file leaves out: the defaults
+({'fm': {'subdiv': 8}}, 'avi', {'sr': 44100, 'window': 1024, 'hop': 512})
+>>> _ = (root / PARAMS_FILE).write_text("env: {episode_stepz: 10}\\n")
+>>> load_params(root)
+Traceback (most recent call last):
+rlimpro.errors.RlimproError: params.yaml: env.episode_stepz: unknown key (did you mean episode_steps?)
+>>> shutil.rmtree(root)
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Progress bars for long work: shown only when stdout is a terminal (DESIGN.md §1)."""
+"""Progress bars for long work: shown only when stdout is a terminal.
+
+Logs, CI and pipes get the items and no bar:
+
+>>> list(track(iter("abc"), total=3, description="rendering"))
+['a', 'b', 'c']
+"""
 
 from __future__ import annotations
 

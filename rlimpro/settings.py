@@ -1,4 +1,4 @@
-"""The one schema of ``params.yaml``: every section, key, type and default (DESIGN.md §1).
+"""The one schema of ``params.yaml``: every section, key, type and default.
 
 Each section is a dataclass; its fields are the keys, their type hints the accepted types and
 their defaults the values of the shipped params.yaml. :func:`validate` checks a parsed file
@@ -10,6 +10,15 @@ Two kinds of keys hold partial sections, validated key by key but not completed:
 ``<section>.synths.<synth>`` (per-synth overrides of ``env``, ``train``, ``evaluate``) and
 ``profiles.<name>.<section>`` (research profiles). Project data, not knobs, defaults to
 empty: ``corpora``, ``synths``, ``synth``, ``profiles`` and the per-synth overrides.
+
+>>> params = validate({"env": {"step_cells": 2}})   # completed with the defaults
+>>> params["env"]["step_cells"], params["analysis"]
+(2, {'sr': 44100, 'window': 1024, 'hop': 512})
+>>> validate({"train": {"total_timesteps": "many"}})
+Traceback (most recent call last):
+rlimpro.errors.RlimproError: params.yaml: train.total_timesteps = 'many': expected an integer
+>>> defaults()["corpora"], defaults()["synths"]   # project data defaults to empty
+([], [])
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ def _overrides() -> Any:
 
 @dataclass
 class Analysis:
-    """Framing shared by offline, Pd and live analysis (DESIGN.md §2)."""
+    """Framing shared by offline, Pd and live analysis (docs/descriptors.md): 44.1 kHz, window 1024, hop 512."""
 
     sr: int = SR
     window: int = WINDOW
@@ -124,6 +133,10 @@ class Env:
     dynamic_p: float = 0.02
     initial_params: float | list[float] = 0.5
     random_start: bool = True
+    target_smoothing: float = 0.6
+    move_cost: float = 0.5
+    intent: bool = True
+    intent_range: list[float] = _default([-1.0, 1.0])
     synths: dict[str, Env] = _overrides()
 
 
@@ -182,6 +195,16 @@ class Export:
 
 
 @dataclass
+class Pages:
+    """The sound map and run report pages (:mod:`rlimpro.pages`): what they show and cost."""
+
+    max_points: int = 256
+    clip_s: float = 0.5
+    duet_s: float = 30.0
+    workers: int = 0
+
+
+@dataclass
 class Profile:
     """``profiles.<name>``: partial sections merged over the base ones."""
 
@@ -204,6 +227,7 @@ class Params:
     train: Train = field(default_factory=Train)
     evaluate: Evaluate = field(default_factory=Evaluate)
     export: Export = field(default_factory=Export)
+    pages: Pages = field(default_factory=Pages)
     profiles: dict[str, Profile] = field(default_factory=dict, metadata=PARTIAL)
 
 
@@ -228,7 +252,23 @@ def validate(data: Any, file: str = "params.yaml") -> dict[str, Any]:
     if out["train"]["profile"] not in known:
         raise RlimproError(f"{file}: train.profile = {out['train']['profile']!r}: unknown profile; "
                            f"use one of {', '.join(sorted(known))}")
+    _check_features(out, file)
     return out
+
+
+def _check_features(params: dict[str, Any], file: str) -> None:
+    """Every feature selection (``env``, its per-synth overrides and profiles) names known descriptors."""
+    from rlimpro.descriptors.names import select
+
+    envs = {"env": params["env"], **{f"env.synths.{k}": v for k, v in params["env"]["synths"].items()},
+            **{f"profiles.{k}.env": v["env"] for k, v in params["profiles"].items() if v.get("env")}}
+    for where, env in envs.items():
+        for key in ("features", "reward_features"):
+            if env.get(key):
+                try:
+                    select(env[key])
+                except RlimproError as exc:
+                    raise RlimproError(f"{file}: {where}.{key}: {exc}") from None
 
 
 class _Invalid(Exception):

@@ -1,4 +1,4 @@
-"""Synth specs: ``00_synths/<name>/synth.pd`` + ``synth.yaml`` (DESIGN.md §3).
+"""Synth specs: ``00_synths/<name>/synth.pd`` + ``synth.yaml`` (docs/synths.md).
 
 ``synth.yaml``::
 

@@ -1,4 +1,4 @@
-"""Training stage: an SB3 agent on the batched imitation env (DESIGN.md §5).
+"""Training stage: an SB3 agent on the batched imitation env (docs/training.md).
 
 A run folder is self-describing (the ONNX exporter and the evaluation read only it)::
 

@@ -1,7 +1,7 @@
 """Write native/descriptor_names.h from rlimpro.descriptors (the one source of names and order).
 
 Run `python tools/gen_native_header.py` after changing rlimpro/descriptors/names.py;
-tests/native/test_names_header.py fails while the committed header is stale.
+tests/native/test_analyzer.py fails while the committed header is stale.
 """
 
 from __future__ import annotations

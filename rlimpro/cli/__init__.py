@@ -13,6 +13,7 @@ import typer
 from rlimpro.cli import _common, analysis
 from rlimpro.cli import export as export_commands
 from rlimpro.cli import live as live_commands
+from rlimpro.cli import pages as page_commands
 from rlimpro.cli import pipeline as pipeline_commands
 from rlimpro.cli import synth as synth_commands
 from rlimpro.cli import train as train_commands
@@ -36,6 +37,7 @@ def _root(
 analysis.register(app)
 export_commands.register(app)
 live_commands.register(app)
+page_commands.register(app)
 pipeline_commands.register(app)
 synth_commands.register(app)
 train_commands.register(app)

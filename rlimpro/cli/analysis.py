@@ -17,7 +17,7 @@ def analyze(
     engine: str = typer.Option("auto", "--engine", help="c: the C core (what Pd and the listening server run; "
                                                        "`make native`), numpy: the readable reference, auto: c when built."),
 ) -> None:
-    """Analyse audio files into one CSV of descriptors, one row per frame (DESIGN.md §2)."""
+    """Analyse audio files into one CSV of descriptors, one row per frame (see docs/descriptors.md)."""
     import dataclasses
 
     from rlimpro.analysis import Framing, analyze_to_csv

@@ -75,10 +75,15 @@ def serve(
         say(f"stopped: {counts['hops']} hops heard and answered ({counts['refused']} held), {counts['targets']} OSC "
             f"targets, {counts['dropped']} dropped")
         return
+    import signal
+
+    # Ctrl-C must interrupt the serving thread's blocking recv: every other thread (onnxruntime's, the
+    # --stats reporter) is created with SIGINT blocked, so the kernel cannot hand the signal to one of them
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     from rlimpro.live.server import serve as run
 
     counts = run(model, host=host, port=port, reply_host=reply_host, reply_port=reply_port, warm_ms=warm_ms, engine=engine, stats=stats,
-                 write=say)
+                 write=say, on_ready=lambda _: signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}))
     console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, "
                   f"{counts['dropped']} dropped, {counts['bad_output']} non-finite outputs withheld", highlight=False, soft_wrap=True)
 
@@ -102,6 +107,9 @@ def live(
     batch: bool = typer.Option(False, "--batch", help="No audio, as fast as the CPU allows, until the recording "
                                                       "ends (needs --inside; e.g. with --record)."),
     seconds: float = typer.Option(None, "--seconds", help="Stop after this many seconds (default: until Pd is closed)."),
+    intent: float | None = typer.Option(None, "--intent", help="Where the patch's intent slider starts, in [-1, 1], for "
+                                                              "policies that take one: 1 imitates, 0 holds its centre, "
+                                                              "-1 mirrors (default: the policy's)."),
 ) -> None:
     """Play live: Pd listens to a musician (microphone or recording) and the agent's synth answers."""
     from rlimpro.errors import RlimproError
@@ -114,7 +122,7 @@ def live(
     model = model or Layout().policy(synth)
     counts, _ = play_live(synth, model, root=Path("."), audio=audio, mic=mic, port=port, reply_port=reply_port,
                           inside=inside, gui=False if nogui else None, sound=not no_audio, jack=jack, batch=batch,
-                          record=record, seconds=seconds,
+                          record=record, seconds=seconds, intent=intent,
                           write=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
     done = f"; recorded {record}" if record else ""
     console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped{done}"
@@ -127,11 +135,13 @@ def replay(
     out: Path = typer.Option(..., "--out", "-o", help="Stereo WAV to write (musician left, agent right); "
                                                       "the plot goes beside it as .png.", show_default=False),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the plot of target vs agent descriptors."),
+    intent: float | None = typer.Option(None, "--intent", help="Intent in [-1, 1] for policies that take one: 1 imitates, "
+                                                              "0 holds its centre, -1 mirrors (default: the policy's)."),
 ) -> None:
     """Offline duet: run the policy frame by frame over a recording, as live, and render the agent with Pd."""
     from rlimpro.live.duet import replay as stage
 
-    paths = stage(model, audio, out, root=Path("."), plot=not no_plot)
+    paths = stage(model, audio, out, root=Path("."), plot=not no_plot, intent=intent)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)
 
 

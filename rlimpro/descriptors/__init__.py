@@ -1,4 +1,4 @@
-"""The descriptor set of DESIGN.md §2: 56 columns in 6 categories, one shared STFT.
+"""The descriptor set of docs/descriptors.md: 56 columns in 6 categories, one shared STFT.
 
 >>> import numpy as np
 >>> from rlimpro.descriptors import compute, NAMES

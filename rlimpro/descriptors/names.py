@@ -1,4 +1,4 @@
-"""Descriptor names, order, units and the selection grammar (DESIGN.md §2).
+"""Descriptor names, order, units and the selection grammar (docs/descriptors.md).
 
 This module is the single source of the feature vocabulary: CSV headers, lookup-table
 columns, ONNX metadata, OSC message order and Pd lists all follow :data:`NAMES`.

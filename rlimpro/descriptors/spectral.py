@@ -28,7 +28,7 @@ _DB_PER_NEPER = np.float32(20.0 / np.log(10.0))
 def magnitude_spectrum(*, y: np.ndarray, window: int = WINDOW, hop: int = HOP) -> np.ndarray:
     """Periodic-Hann STFT magnitude, scaled by ``2 / sum(window)`` (a sine of amplitude A peaks at A).
 
-    Computed in float32 (ample for descriptors, and what the Pd analyzer uses).
+    Computed in float32 (ample for descriptors, and what the C core, native/descriptors.c, uses).
 
     :param y: np.ndarray [shape=(n,)], mono signal.
     :return: np.ndarray [shape=(n_frames, window // 2 + 1)], float32 linear magnitude.

@@ -46,6 +46,11 @@ class EnvConfig:
     :param initial_params: where evaluation and live playing start (snapped to the grid).
     :param random_start: training episodes start from a random grid point.
     :param corpus: corpus name; ``train_tracks``/``heldout_tracks``: the split of its tracks.
+    :param target_smoothing: pole of the target's one-pole smoothing (0 = off), see :mod:`rlimpro.env.behaviour`.
+    :param move_cost: reward cost per parameter that changes in a step, in units of what one grid
+        cell typically changes (:attr:`rlimpro.env.core.Imitation.move_unit`).
+    :param intent: condition on an intent ``c`` in [-1, 1] (training draws one per episode).
+    :param intent_range: the range training draws ``c`` from, uniformly.
     """
 
     synth: str
@@ -72,6 +77,10 @@ class EnvConfig:
     train_tracks: list[str]
     heldout_tracks: list[str]
     heldout_split: float
+    target_smoothing: float = 0.0
+    move_cost: float = 0.0
+    intent: bool = False
+    intent_range: tuple[float, float] = (-1.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -144,6 +153,14 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
     mix = {k: float(v) for k, v in env["mix"].items()}
     if sum(mix.values()) <= 0:
         raise RlimproError(f"params.yaml: env.mix {mix}: give static, dynamic or corpus a weight > 0")
+    smoothing, move_cost = float(env["target_smoothing"]), float(env["move_cost"])
+    if not 0.0 <= smoothing < 1.0:
+        raise RlimproError(f"params.yaml: env.target_smoothing = {smoothing}; use a pole in [0, 1) (0 = off)")
+    if move_cost < 0:
+        raise RlimproError(f"params.yaml: env.move_cost = {move_cost}; use a cost >= 0")
+    lo, hi = (float(v) for v in env["intent_range"]) if len(env["intent_range"]) == 2 else (1.0, -1.0)
+    if not -1.0 <= lo <= hi <= 1.0:
+        raise RlimproError(f"params.yaml: env.intent_range = {env['intent_range']}; use [low, high] within [-1, 1]")
     train_tracks, heldout_tracks, split = tracks
     return EnvConfig(
         synth=synth, n_params=n_params, subdiv=subdiv, features=features,
@@ -155,4 +172,5 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
         mix=mix, dynamic_p=float(env["dynamic_p"]), initial_params=initial,
         random_start=env["random_start"], corpus=env["corpus"],
         train_tracks=train_tracks, heldout_tracks=heldout_tracks, heldout_split=split,
+        target_smoothing=smoothing, move_cost=move_cost, intent=bool(env["intent"]), intent_range=(lo, hi),
     )

@@ -13,7 +13,16 @@ Observation (float32), in this order:
    ``axis`` -> stay, +p0, -p0, +p1, ...; ``none`` -> nothing);
 5. with ``seek: true``, ``[N]`` offsets ``oracle_params - params`` in units of ``step``,
    clipped to ±obs_clip, where ``oracle_params`` is the grid point nearest to the target
-   (weighted distance over the reward features; ties -> lowest row).
+   (weighted distance over the reward features; ties -> lowest row);
+6. with target smoothing, the latest frame as heard before smoothing (``intent * frame``) ``[F]``,
+   clipped: where the smoothed target is heading;
+7. with ``intent: true``, the intent ``c`` ``[1]``.
+
+The target the agent sees and is rewarded against is the musician's normalised frame after
+the env's target smoothing, times the intent (:mod:`rlimpro.env.behaviour`); a step's reward
+is the shaped distance minus the move cost per parameter that changed: ``env.move_cost`` times
+:attr:`Imitation.move_unit`, what one grid cell of one parameter typically changes the sound
+(so one setting means the same on a coarse and on a fine grid).
 
 Features and distances are clipped to ±``obs_clip``. Step convention: the reward of a step
 compares the features at the NEW params with the target the agent saw; then the target
@@ -26,6 +35,7 @@ import numpy as np
 
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import decode, deltas
+from rlimpro.env.behaviour import goal, smooth
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
 from rlimpro.env.targets import Normalisation
@@ -65,7 +75,8 @@ class Imitation:
         self.points = np.ascontiguousarray(norm.apply(table.columns(cfg.features)))
         self.weights = np.asarray(cfg.reward_weights, np.float64)
         self.moves = neighbour_moves(cfg.neighbours, n)
-        self.obs_dim = 2 * f + n + len(self.moves) + (n if cfg.seek else 0)
+        self.lead = bool(cfg.target_smoothing)
+        self.obs_dim = 2 * f + n + len(self.moves) + (n if cfg.seek else 0) + (f if self.lead else 0) + (1 if cfg.intent else 0)
         self.grid = table.grid_params(np.arange(table.n_rows))
         idx = indices(cfg.features)
         frames = [norm.apply(t[:, idx]) for t in (train_frames or []) if len(t)]
@@ -86,16 +97,36 @@ class Imitation:
             self.next_rows = np.stack([table.nearest_rows(self.grid + m * cfg.step) for m in unit], axis=1)
             self.move_idx = ((self.moves + 1) @ 3 ** np.arange(n - 1, -1, -1)).astype(np.int64)
             self.pow3 = 3 ** np.arange(n - 1, -1, -1)
+        #: mean weighted distance (z) between grid points one cell of one parameter apart
+        self.move_unit = self._move_unit()
+        #: the reward's cost per parameter that changes in a step (z units of distance)
+        self.move_cost = float(cfg.move_cost) * self.move_unit
         self.rows = np.zeros(num_envs, np.int64)
         self._params = np.zeros((num_envs, n))
         self._corpus = self._dynamic = np.zeros(0, np.int64)
         c = cfg.obs_clip
         self._clipped_points = np.clip(self.points, -c, c)
+        #: the musician's latest normalised frame ``[B, F]``, its smoothed state, the intent ``[B, 1]``
+        self.frame = np.zeros((num_envs, f))
+        self.state = np.zeros((num_envs, f))
+        self.intent = np.ones((num_envs, 1))
+        #: what the agent aims at: ``intent * smoothed frame`` ``[B, F]``; and ``intent * frame``
         self.target = np.zeros((num_envs, f))
+        self.heard = np.zeros((num_envs, f))
         self.mode = np.zeros(num_envs, np.int64)
         self.pos = np.zeros(num_envs, np.int64)
         self.t = np.zeros(num_envs, np.int64)
         self.initial = np.asarray(cfg.initial_params, np.float64)
+
+    def _move_unit(self) -> float:
+        """Mean distance between the features of grid points one cell of one parameter apart."""
+        rows, total, count = np.arange(self.table.n_rows), 0.0, 0
+        for axis in np.eye(self.cfg.n_params):
+            nxt = self.table.nearest_rows(np.clip(self.grid + axis / (self.table.subdiv - 1), 0.0, 1.0))
+            moved = nxt != rows
+            total += float(self.distance(self.points[rows[moved]], self.points[nxt[moved]]).sum())
+            count += int(moved.sum())
+        return total / max(count, 1)
 
     # -- pure maths ---------------------------------------------------------------------------
     def features(self, params: np.ndarray) -> np.ndarray:
@@ -127,14 +158,21 @@ class Imitation:
         d2 = (self.points**2) @ self.weights - 2.0 * (target * self.weights) @ self.points.T
         return np.argmin(d2, axis=1)
 
-    def observe(self, params: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Observations ``float32 [B, obs_dim]`` for params ``[B, N]`` and normalised targets ``[B, F]``."""
+    def observe(self, params: np.ndarray, target: np.ndarray, intent: np.ndarray | float = 1.0,
+                lead: np.ndarray | None = None) -> np.ndarray:
+        """Observations ``float32 [B, obs_dim]`` for params ``[B, N]``, normalised (smoothed,
+        intent-scaled) targets ``[B, F]``, the intent ``[B, 1]`` and the unsmoothed frame times the
+        intent ``lead`` ``[B, F]`` (the last two where the env has them; ``lead`` None = ``target``)."""
         c = self.cfg.obs_clip
         parts = [np.clip(self.features(params), -c, c), np.clip(target, -c, c), params]
         if len(self.moves):
             parts.append(np.minimum(self.candidates(params, target, self.moves), c))
         if self.cfg.seek:
             parts.append(np.clip((self.grid[self.nearest_point(target)] - params) / self.cfg.step, -c, c))
+        if self.lead:
+            parts.append(np.clip(target if lead is None else lead, -c, c))
+        if self.cfg.intent:
+            parts.append(np.broadcast_to(np.asarray(intent, np.float32), (len(params), 1)))
         return np.concatenate(parts, axis=1).astype(np.float32)
 
     def act(self, actions: np.ndarray, params: np.ndarray) -> np.ndarray:
@@ -174,18 +212,28 @@ class Imitation:
         else:
             self._params[idx] = self.initial if start is None else self.grid[start]
         self.t[idx] = 0
+        self.state[idx] = 0.0
+        if self.cfg.intent:
+            self.intent[idx, 0] = self.rng.uniform(*self.cfg.intent_range, size=m).astype(np.float32)
         self._new_targets(idx)
 
     def _new_targets(self, idx: np.ndarray) -> None:
         corpus = idx[self.mode[idx] == _CORPUS]
         points = idx[self.mode[idx] != _CORPUS]
         if len(points):
-            self.target[points] = self.points[self.rng.integers(self.table.n_rows, size=len(points))]
+            self.frame[points] = self.points[self.rng.integers(self.table.n_rows, size=len(points))]
         if len(corpus):
             self.pos[corpus] = self.rng.integers(len(self.frames), size=len(corpus))
-            self.target[corpus] = self.frames[self.pos[corpus]]
+            self.frame[corpus] = self.frames[self.pos[corpus]]
         self._corpus = np.flatnonzero(self.mode == _CORPUS)
         self._dynamic = np.flatnonzero(self.mode == _DYNAMIC)
+        self._hear(idx)
+
+    def _hear(self, idx: np.ndarray | slice) -> None:
+        """Smooth the new frames of envs ``idx`` into their state and set their targets."""
+        self.state[idx] = smooth(self.state[idx], self.frame[idx], self.cfg.target_smoothing)
+        self.target[idx] = goal(self.state[idx], self.intent[idx])
+        self.heard[idx] = goal(self.frame[idx], self.intent[idx])
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance every env one step (no auto-reset).
@@ -193,6 +241,7 @@ class Imitation:
         :return: ``(observations, rewards, truncated, distances)``; distances are those the
             rewards were computed from.
         """
+        before = self.params
         if self.on_grid:
             a = actions if self.cfg.action_space == "discrete" else np.asarray(actions) @ self.pow3
             self.rows = self.next_rows[self.rows, np.asarray(a).reshape(-1)]
@@ -202,6 +251,8 @@ class Imitation:
             agent = self.features(self._params)
         d = self.distance(agent, self.target)
         reward = self.reward(d)
+        if self.move_cost:
+            reward = reward - self.move_cost * (np.abs(self.params - before) > 1e-12).sum(axis=1)
         self.t += 1
         self._advance_targets()
         return self.observation(), reward, self.t >= self.cfg.episode_steps, d
@@ -214,16 +265,17 @@ class Imitation:
             if ended.any():
                 pos[ended] = self.rng.integers(len(self.frames), size=int(ended.sum()))
             self.pos[corpus] = pos
-            self.target[corpus] = self.frames[pos]
+            self.frame[corpus] = self.frames[pos]
         if len(dynamic):
             jump = dynamic[self.rng.random(len(dynamic)) < self.cfg.dynamic_p]
             if len(jump):
-                self.target[jump] = self.points[self.rng.integers(self.table.n_rows, size=len(jump))]
+                self.frame[jump] = self.points[self.rng.integers(self.table.n_rows, size=len(jump))]
+        self._hear(slice(None))
 
     def observation(self) -> np.ndarray:
         """Current observations of all envs (same values as :meth:`observe` of the state)."""
         if not self.on_grid:
-            return self.observe(self._params, self.target)
+            return self.observe(self._params, self.target, self.intent, self.heard)
         c, rows, target = self.cfg.obs_clip, self.rows, self.target
         params = self.grid[rows]
         parts = [self._clipped_points[rows], np.minimum(np.maximum(target, -c), c), params]
@@ -232,4 +284,8 @@ class Imitation:
             parts.append(np.minimum(self.distance(near, target[:, None, :]), c))
         if self.cfg.seek:
             parts.append(np.clip((self.grid[self.nearest_point(target)] - params) / self.cfg.step, -c, c))
+        if self.lead:
+            parts.append(np.minimum(np.maximum(self.heard, -c), c))
+        if self.cfg.intent:
+            parts.append(self.intent)
         return np.concatenate(parts, axis=1).astype(np.float32)

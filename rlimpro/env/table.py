@@ -1,4 +1,4 @@
-"""Reader side of the lookup table (DESIGN.md §4): grid arithmetic and interpolation.
+"""Reader side of the lookup table (docs/architecture.md): grid arithmetic and interpolation.
 
 The table is a regular grid of ``subdiv`` values per parameter (linspace 0..1) with rows in
 mixed-radix order, p0 slowest, so a parameter vector maps to its row in O(1)::

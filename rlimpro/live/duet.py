@@ -21,7 +21,7 @@ import soundfile as sf
 
 from rlimpro.atomic import atomic_path
 from rlimpro.errors import RlimproError
-from rlimpro.live.policy import OK, Policy
+from rlimpro.live.policy import OK, Policy, check_intent
 
 __all__ = ["Duet", "play_policy", "replay"]
 
@@ -62,7 +62,7 @@ def play_policy(policy: Policy, targets: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def replay(model: str | Path, audio: str | Path, out: str | Path, *, root: str | Path = ".",
-           plot: bool = True) -> list[Path]:
+           plot: bool = True, intent: float | None = None) -> list[Path]:
     """Write the duet of the recording ``audio`` and the agent of ``model``.
 
     :param model: a ``policy.onnx``.
@@ -71,6 +71,8 @@ def replay(model: str | Path, audio: str | Path, out: str | Path, *, root: str |
         as ``<out stem>.png``.
     :param root: project folder holding ``00_synths/<synth>/`` of the policy's synth.
     :param plot: also write the plot.
+    :param intent: the intent in [-1, 1] to play at (policies with an intent input); None keeps
+        the policy's default.
     :return: the files written.
     """
     from rlimpro.audio import load_audio
@@ -80,6 +82,9 @@ def replay(model: str | Path, audio: str | Path, out: str | Path, *, root: str |
 
     policy = Policy(model)
     info = policy.info
+    check_intent(info, intent)
+    if intent is not None:
+        policy.set_intent(intent)
     synth = load_synth(synth_dir(root, info.synth))
     if synth.n_params != info.n_params:
         raise RlimproError(f"{Path(model).name}: made for {info.n_params} params, but {info.synth}/synth.yaml "

@@ -4,11 +4,12 @@
  * released. hl_serve() answers well-formed /rlimpro/target messages by itself: blocking recv
  * into the server's buffer, big-endian floats into the policy's target buffer, one onnxruntime
  * run through an IoBinding over the policy's own numpy buffers (so Python and C share one
- * parameter state), the same norm check as Policy.decide, the reply packet, sendto. Any other
+ * parameter state, intent and recurrent state), the same norm checks as Policy.decide (on
+ * params_next and any state_next), the reply packet, sendto. Any other
  * datagram (reset, ping, bundles, bad counts, garbage, the stop wake-up) returns to Python,
  * which handles it exactly as the pure-Python server does. Between frames it runs the model
- * every warm_us to keep the caches warm, as Server does; while packets stream closer together
- * than that it waits without a timeout.
+ * every warm_us to keep the caches warm, as Server does (a warm run never advances the recurrent
+ * state); while packets stream closer together than that it waits without a timeout.
  *
  * onnxruntime is dlopen'ed from the path Python gives (the wheel's capi/libonnxruntime.so.*)
  * by ort_policy.h, so nothing is linked at build time; the C API headers come from
@@ -33,8 +34,7 @@ enum { RECEIVED, TARGETS, SENT, RESETS, PINGS, BUNDLES, MALFORMED, OVERSIZE, WRO
 
 typedef struct {
     ort_policy ort;
-    float *target, *params, *output; /* the policy's buffers */
-    int n_features, n_params;
+    ort_policy_buffers b; /* the policy's buffers */
 } hl_policy;
 
 void hl_close(hl_policy *p) {
@@ -43,23 +43,26 @@ void hl_close(hl_policy *p) {
     free(p);
 }
 
-/* Load `model` with the onnxruntime at `library` and bind target [1,F], params [1,N] and
- * params_next [1,N] to the caller's buffers. Returns NULL with a message in `error` on failure. */
+/* Load `model` with the onnxruntime at `library` and bind the caller's buffers: target [1,F],
+ * params [1,N], params_next [1,N], and for a policy with the optional inputs intent [1,1], state
+ * [1,S] and state_next [1,S] (NULL, and n_state 0, when it has none). Returns NULL with a message
+ * in `error` on failure. */
 hl_policy *hl_open(const char *library, const char *model, float *target, float *params, float *output,
-                   int n_features, int n_params, char *error, size_t error_size) {
+                   float *intent, float *state, float *state_next, int n_features, int n_params, int n_state,
+                   char *error, size_t error_size) {
     hl_policy *p = calloc(1, sizeof *p);
     if (p == NULL) { snprintf(error, error_size, "out of memory"); return NULL; }
-    p->target = target; p->params = params; p->output = output;
-    p->n_features = n_features; p->n_params = n_params;
+    p->b = (ort_policy_buffers){target, params, output, intent, state, state_next, n_features, n_params, n_state};
     if (ort_policy_load(&p->ort, library, model, error, error_size) != 0
-        || ort_policy_bind(&p->ort, target, params, output, n_features, n_params, error, error_size) != 0) {
+        || ort_policy_bind(&p->ort, &p->b, error, error_size) != 0) {
         hl_close(p);
         return NULL;
     }
     return p;
 }
 
-/* One run of the model on the bound buffers (no state change). Returns 0, or -1 on an error. */
+/* One run of the model on the bound buffers (no state change: it writes params_next and
+ * state_next only). Returns 0, or -1 on an error. */
 int hl_run(hl_policy *p) { return ort_policy_run(&p->ort); }
 
 static int64_t now_ns(void) {
@@ -86,8 +89,9 @@ static void swap_floats(void *dst, const void *src, int count) {
 long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned char *buffer, long buffer_size,
               const unsigned char *prefix, long prefix_size, unsigned char *packet, long packet_size,
               int64_t *counters, int64_t *times, int64_t ring, int64_t *n_timed, int warm_us) {
-    const long size = prefix_size + 4L * p->n_features;
-    const int nf = p->n_features, np = p->n_params;
+    const ort_policy_buffers *b = &p->b;
+    const long size = prefix_size + 4L * b->n_features;
+    const int nf = b->n_features, np = b->n_params;
     unsigned char *out = packet + packet_size - 4L * np;
     const int64_t gap_ns = (int64_t)warm_us * 1000;
     int64_t last = 0;
@@ -108,18 +112,18 @@ long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned ch
         if (n != size || memcmp(buffer, prefix, prefix_size) != 0) return n;
         counters[RECEIVED]++;
         counters[TARGETS]++;
-        swap_floats(p->target, buffer + prefix_size, nf);
+        swap_floats(b->target, buffer + prefix_size, nf);
         int64_t *time_slot = &times[*n_timed & (ring - 1)];
         ++*n_timed;
-        if (!ort_policy_sane(p->target, nf)) {
+        if (!ort_policy_sane(b->target, nf)) {
             counters[BAD_VALUE]++;
             *time_slot = now_ns() - t0;
-        } else if (hl_run(p) != 0 || !ort_policy_sane(p->output, np)) {
+        } else if (hl_run(p) != 0 || !ort_policy_outputs_sane(b)) {
             counters[BAD_OUTPUT]++;
             *time_slot = now_ns() - t0;
         } else {
-            memcpy(p->params, p->output, sizeof(float) * np);
-            swap_floats(out, p->output, np);
+            ort_policy_accept(b); /* params (and any recurrent state) move on */
+            swap_floats(out, b->output, np);
             *time_slot = now_ns() - t0; /* before the send: on a shared CPU it can include the host's turn */
             if (sendto(fd, packet, packet_size, 0, (const struct sockaddr *)reply, sizeof *reply) == packet_size)
                 counters[SENT]++;

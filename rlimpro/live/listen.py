@@ -412,6 +412,8 @@ def serve_listening(model: str | Path, *, device: str | None = None, channel: in
               f"({','.join(info.param_names)})" + (f" and /rlimpro/features {info.n_features} floats "
                                                    f"({','.join(info.features)})" if send_features else "")
               + "; OSC targets, reset and ping are answered too")
+        if info.dial:
+            write(info.dial)
         server.attach(fd, float(header["rate"]))
         status["audio"] = "on"
         done = threading.Event()

@@ -6,6 +6,17 @@ length and prefix in a preallocated receive buffer and exposes the arguments as 
 over that buffer; :class:`FloatWriter` keeps a preallocated ``/rlimpro/params`` packet whose
 arguments are a writable numpy view. Neither allocates per message. Anything else (reset,
 ping, bundles, other type tags) goes through :func:`parse_packet`, built on python-osc.
+
+>>> packet = encode_floats(TARGET, [0.5, -1.0])   # what a host sends: address, ",ff", 2 × 4 bytes
+>>> len(packet), decode_floats(packet, TARGET, 2).tolist()
+(28, [0.5, -1.0])
+>>> decode_floats(packet, TARGET, 3) is None       # any other message is not the fast path's
+True
+>>> parse_packet(encode_message(RESET, [1, 0.5]))  # the slow path: int32 and float32 alike
+(False, [Message(address='/rlimpro/reset', tags='if', args=(1, 0.5))])
+>>> parse_packet(b"garbage")
+Traceback (most recent call last):
+rlimpro.live.osc.OscError: neither an OSC message nor a bundle
 """
 
 from __future__ import annotations
@@ -84,6 +95,13 @@ class FloatReader:
     :param buffer: the receive buffer the socket writes into (kept, not copied).
     :param address: the message's address.
     :param count: how many float32 arguments it carries.
+
+    >>> buffer = bytearray(MAX_PACKET)
+    >>> reader = FloatReader(buffer, TARGET, 2)
+    >>> packet = encode_floats(TARGET, [0.5, -1.0])
+    >>> buffer[:len(packet)] = packet                 # as socket.recv_into does
+    >>> reader.matches(len(packet)), reader.values.tolist()
+    (True, [0.5, -1.0])
     """
 
     def __init__(self, buffer: bytearray, address: str, count: int) -> None:
@@ -105,6 +123,11 @@ class FloatWriter:
 
     :param address: the message's address.
     :param count: how many float32 arguments it carries.
+
+    >>> writer = FloatWriter(PARAMS, 2)
+    >>> writer.values[:] = [0.25, 0.75]
+    >>> decode_floats(bytes(writer.packet), PARAMS, 2).tolist()
+    [0.25, 0.75]
     """
 
     def __init__(self, address: str, count: int) -> None:
@@ -131,6 +154,27 @@ def _tags(dgram: bytes) -> str:
     return tags[1:]
 
 
+def _check_sizes(data: bytes) -> None:
+    """Refuse what python-osc's lenient parser would accept or hang on: a packet whose size is not
+    a multiple of 4 (a value cut short), and a bundle element whose size is not positive, not a
+    multiple of 4, or runs past the packet (a size of -4 loops forever)."""
+    if len(data) % 4:
+        raise OscError(f"{len(data)} bytes: not a multiple of 4")
+    if not data.startswith(b"#bundle\0"):
+        return
+    index = 16
+    while index < len(data):
+        size = int.from_bytes(data[index:index + 4], "big", signed=True) if index + 4 <= len(data) else -1
+        index += 4
+        if size <= 0 or size % 4 or index + size > len(data):
+            raise OscError(f"bundle element of {size} bytes does not fit the packet")
+        element = data[index:index + size]
+        if not element.startswith((b"/", b"#bundle\0")):
+            raise OscError("bundle element is neither a message nor a bundle")
+        _check_sizes(element)
+        index += size
+
+
 def parse_packet(data: bytes) -> tuple[bool, list[Message]]:
     """Parse any OSC packet (message or bundle, nested bundles flattened, time tags ignored).
 
@@ -139,6 +183,7 @@ def parse_packet(data: bytes) -> tuple[bool, list[Message]]:
     :raises OscError: if it is not valid OSC.
     """
     try:
+        _check_sizes(data)
         is_bundle = OscBundle.dgram_is_bundle(data)
         if not is_bundle and not OscMessage.dgram_is_message(data):
             raise OscError("neither an OSC message nor a bundle")

@@ -6,7 +6,9 @@ the policy's corpus); either way Pd itself hears it through ``[rlimpro_features~
 externals``), whose selection this module sets to the policy's features. The descriptor lists
 go to ``[rlimpro-link]``: ``rlimpro/pd/link-osc`` (OSC to the server this module starts) or
 ``rlimpro/pd/link-inside`` (``[rlimpro_policy]`` in Pd, ``--inside``); the params that come back
-drive ``[synth]``, found through ``-path 00_synths/<name>``. Musician left, agent right.
+drive ``[synth]``, found through ``-path 00_synths/<name>``. Musician left, agent right. For a
+policy with an ``intent`` input (docs/protocol.md) the patch's intent slider starts at ``--intent``
+(else the policy's ``intent_default``) and reaches the agent either way round.
 
 Pd's GUI opens when ``$DISPLAY`` is set (and Tcl/Tk is there), else Pd runs ``-nogui``. Pd's
 console goes to a log file, never to the user: it is scanned for broken-patch errors, and while
@@ -32,7 +34,7 @@ import soundfile as sf
 from rlimpro.descriptors.framing import HOP, SR, WINDOW
 from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout
-from rlimpro.live.policy import Policy
+from rlimpro.live.policy import Policy, PolicyInfo, check_intent
 from rlimpro.live.server import Server
 
 __all__ = ["EXTERNALS", "FEATURES_EXTERNAL", "POLICY_EXTERNAL", "audio_failure", "default_input", "play_live",
@@ -122,7 +124,8 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
               mic: bool = False, port: int = 6666, reply_port: int = 6667, inside: bool = False,
               gui: bool | None = None, sound: bool = True, jack: bool = False, batch: bool = False,
               record: str | Path | None = None, seconds: float | None = None, verbose: bool = False,
-              config: Sequence[str] = (), write: Callable[[str], None] = print) -> tuple[dict[str, int], str]:
+              intent: float | None = None, config: Sequence[str] = (),
+              write: Callable[[str], None] = print) -> tuple[dict[str, int], str]:
     """Run the live patch until Pd quits (or Ctrl-C), with the policy served over OSC or inside Pd.
 
     :param synth: synth name (folder under 00_synths/); must be the policy's synth.
@@ -144,31 +147,19 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
     :param seconds: quit after this long (default: play until Pd is closed, or with ``batch``
         until the end of the recording).
     :param verbose: Pd prints every target, params list and response time (to its console/log).
+    :param intent: where the patch's intent slider starts, in [-1, 1] (a policy with an intent
+        input; None: its ``intent_default``). Only for such a policy does the slider reach the agent.
     :param config: more messages for the patch, sent after the set-up and before the start
         (e.g. ``"rlimpro-interact 0"``: start with the interaction off).
     :param write: where status lines go.
     :return: (the server's counters, empty when ``inside``; Pd's console text).
     """
-    from rlimpro.pdrun import find_pd, harness
+    from rlimpro.pdrun import harness
     from rlimpro.synth import synth_dir
 
     root = Path(root)
-    if mic and audio is not None:
-        raise RlimproError("--mic and --input both name the musician; pass one of them")
-    if batch and (mic or not inside):
-        raise RlimproError("batch runs need --inside (batch Pd never polls sockets) and a recording, not --mic")
-    policy = Policy(model)
+    policy = _checked_policy(synth, model, root, mic=mic, audio=audio, inside=inside, batch=batch, intent=intent)
     info = policy.info
-    if info.synth != synth:
-        raise RlimproError(f"{Path(model).name}: a policy for synth {info.synth!r}, not {synth!r}; "
-                           f"pass --model {Layout(root).policy(synth)}")
-    if not FEATURES_EXTERNAL.is_file():
-        raise RlimproError("the Pd external [rlimpro_features~] is not built; run `make externals`")
-    if inside and not POLICY_EXTERNAL.is_file():
-        raise RlimproError("the Pd external [rlimpro_policy] is not built; run `make externals`, or play without --inside")
-    if (info.sr, info.window, info.hop) != (SR, WINDOW, HOP):
-        raise RlimproError(f"{Path(model).name}: analysed at sr {info.sr}, window {info.window}, hop {info.hop}; "
-                           f"[rlimpro_features~] frames at {SR} Hz, {WINDOW}, {HOP}")
     folder = synth_dir(root, synth).resolve()
     if not mic:
         audio = Path(audio) if audio else default_input(root, info.corpus)
@@ -184,33 +175,11 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
     with tempfile.TemporaryDirectory(prefix="rlimpro-live-") as tmp:
         _no_spaces(tmp, Path(model).resolve(), record or "")
         log = Path(tmp) / "pd.log"
-        extra, config = list(config), [f"rlimpro-features select {' '.join(info.features)}",
-                                       "rlimpro-initial-params " + " ".join(f"{v:.9g}" for v in info.initial_params),
-                                       f"rlimpro-record-file symbol {record or Path.cwd() / 'rlimpro-live.wav'}"]
-        if any(c.isspace() for c in config[-1].split(" ", 2)[2]):  # then the patch's record button has no file
-            config.pop()
-        if mic:
-            config.append("rlimpro-mic 1")
-            source = "the microphone (Pd's input 1)"
-        else:
-            config.append(f"rlimpro-input symbol {_pd_input(audio, info.sr, Path(tmp))}")
-            source = audio.name
-        if verbose:
-            config.append("rlimpro-verbose 1")
-        if seconds:
-            config.append(f"rlimpro-quit-after {seconds * 1000:.0f}")
-        elif batch:
-            config.append("rlimpro-quit-at-end 1")
-        config += ["rlimpro-interact 1", *extra, "rlimpro-start bang"] + (["rlimpro-record-start bang"] if record else [])
-        cmd = [find_pd(), "-noprefs", "-r", str(info.sr)]
-        if batch:
-            cmd += ["-batch", "-nogui", "-nosound"]
-        else:
-            cmd += ([] if gui else ["-nogui"]) + ([] if sound else ["-nosound"])
-            if sound:
-                cmd += ["-inchannels", "1" if mic else "0", "-outchannels", "2"]
-                cmd += ["-jack", "-jackname", "rlimpro"] if jack else []
-        cmd += ["-path", str(folder), "-path", str(EXTERNALS)]
+        source = "the microphone (Pd's input 1)" if mic else audio.name
+        musician = None if mic else _pd_input(audio, info.sr, Path(tmp))
+        config = _patch_config(info, musician, record=record, verbose=verbose, seconds=seconds, batch=batch,
+                               intent=intent, extra=config)
+        cmd = _pd_command(info, folder, mic=mic, gui=gui, sound=sound, jack=jack, batch=batch)
         stop = "" if batch or seconds else f"; {'close the Pd window' if gui else 'Ctrl-C'} to stop"
         what = f"{source} heard by [rlimpro_features~] ({len(info.features)} features every " \
                f"{info.frame_period * 1000:.1f} ms) and answered by {synth} via {Path(model).name}"
@@ -234,6 +203,64 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
                 server.stop()
                 thread.join(5)
             return server.stats(), text
+
+
+def _checked_policy(synth: str, model: str | Path, root: Path, *, mic: bool, audio: str | Path | None, inside: bool,
+                    batch: bool, intent: float | None) -> Policy:
+    """The policy, once the options and the built externals agree with it (one-line errors)."""
+    if mic and audio is not None:
+        raise RlimproError("--mic and --input both name the musician; pass one of them")
+    if batch and (mic or not inside):
+        raise RlimproError("batch runs need --inside (batch Pd never polls sockets) and a recording, not --mic")
+    policy = Policy(model)
+    info = policy.info
+    if info.synth != synth:
+        raise RlimproError(f"{Path(model).name}: a policy for synth {info.synth!r}, not {synth!r}; "
+                           f"pass --model {Layout(root).policy(synth)}")
+    if not FEATURES_EXTERNAL.is_file():
+        raise RlimproError("the Pd external [rlimpro_features~] is not built; run `make externals`")
+    if inside and not POLICY_EXTERNAL.is_file():
+        raise RlimproError("the Pd external [rlimpro_policy] is not built; run `make externals`, or play without --inside")
+    check_intent(info, intent)
+    if (info.sr, info.window, info.hop) != (SR, WINDOW, HOP):
+        raise RlimproError(f"{Path(model).name}: analysed at sr {info.sr}, window {info.window}, hop {info.hop}; "
+                           f"[rlimpro_features~] frames at {SR} Hz, {WINDOW}, {HOP}")
+    return policy
+
+
+def _patch_config(info: PolicyInfo, musician: Path | None, *, record: Path | None, verbose: bool,
+                  seconds: float | None, batch: bool, intent: float | None, extra: Sequence[str]) -> list[str]:
+    """The messages that set live.pd up (musician None: the microphone), in order, ending with the start."""
+    config = [f"rlimpro-features select {' '.join(info.features)}",
+              "rlimpro-initial-params " + " ".join(f"{v:.9g}" for v in info.initial_params)]
+    record_file = record or Path.cwd() / "rlimpro-live.wav"
+    if not any(c.isspace() for c in str(record_file)):  # else the patch's record button has no file
+        config.append(f"rlimpro-record-file symbol {record_file}")
+    config.append("rlimpro-mic 1" if musician is None else f"rlimpro-input symbol {musician}")
+    if info.intent_default is not None:  # opens the slider's way to the agent and sets it
+        config.append(f"rlimpro-intent-start {info.intent_default if intent is None else intent:.9g}")
+    if verbose:
+        config.append("rlimpro-verbose 1")
+    if seconds:
+        config.append(f"rlimpro-quit-after {seconds * 1000:.0f}")
+    elif batch:
+        config.append("rlimpro-quit-at-end 1")
+    return config + ["rlimpro-interact 1", *extra, "rlimpro-start bang"] + (["rlimpro-record-start bang"] if record else [])
+
+
+def _pd_command(info: PolicyInfo, folder: Path, *, mic: bool, gui: bool, sound: bool, jack: bool, batch: bool) -> list[str]:
+    """Pd's command line up to the link abstraction's path: rate, audio flags, the synth and externals paths."""
+    from rlimpro.pdrun import find_pd
+
+    cmd = [find_pd(), "-noprefs", "-r", str(info.sr)]
+    if batch:
+        cmd += ["-batch", "-nogui", "-nosound"]
+    else:
+        cmd += ([] if gui else ["-nogui"]) + ([] if sound else ["-nosound"])
+        if sound:
+            cmd += ["-inchannels", "1" if mic else "0", "-outchannels", "2"]
+            cmd += ["-jack", "-jackname", "rlimpro"] if jack else []
+    return cmd + ["-path", str(folder), "-path", str(EXTERNALS)]
 
 
 def _run_pd(cmd: list[str], log: Path, synth: str, *, jack: bool = False, record: Path | None = None,

@@ -1,7 +1,10 @@
-"""Load and run a self-contained ``policy.onnx`` (DESIGN.md §6) with onnxruntime only.
+"""Load and run a self-contained ``policy.onnx`` (docs/protocol.md) with onnxruntime only.
 
 The model maps raw musician descriptors ``target`` [B, F] and the current synth parameters
-``params`` [B, N] to the next parameters ``params_next`` [B, N]. :class:`Policy` validates the
+``params`` [B, N] to the next parameters ``params_next`` [B, N]. Optional inputs: ``intent``
+[B, 1] (the host keeps a value, starting at metadata ``intent_default``) and a recurrent
+``state`` [B, S] with the output ``state_next`` (the host keeps it: zeros at start and on
+every reset, advanced only by a decision that succeeds, never by warm-ups). :class:`Policy` validates the
 file once at start-up (inputs, output and metadata; one-line :class:`RlimproError` naming what
 is wrong) and keeps pre-bound, preallocated buffers so that one decision is a buffer copy and
 one ``run_with_iobinding`` call: the live server and the offline replay both go through
@@ -25,7 +28,8 @@ import onnxruntime as ort
 from rlimpro.descriptors.names import NAMES
 from rlimpro.errors import RlimproError
 
-__all__ = ["Policy", "PolicyInfo", "REQUIRED_METADATA", "TARGET_LIMIT", "OK", "BAD_TARGET", "BAD_OUTPUT"]
+__all__ = ["Policy", "PolicyInfo", "REQUIRED_METADATA", "OPTIONAL_INPUTS", "TARGET_LIMIT", "OK", "BAD_TARGET",
+           "BAD_OUTPUT", "check_intent"]
 
 #: metadata_props every policy carries (``initial_params`` is optional)
 REQUIRED_METADATA = (
@@ -33,8 +37,11 @@ REQUIRED_METADATA = (
     "algo", "action_space", "step", "corpus",
 )
 #: a target frame whose Euclidean norm exceeds this (or with a NaN/inf) is refused: no frame of
-#: DESIGN.md §2 descriptors comes near it (Hz ≤ 22050, dB and LUFS within ±200, at most 56 values)
+#: docs/descriptors.md descriptors comes near it (Hz ≤ 22050, dB and LUFS within ±200, at most 56 values)
 TARGET_LIMIT = 1e7
+
+#: inputs a policy may have beyond ``target`` and ``params``
+OPTIONAL_INPUTS = ("intent", "state")
 
 #: :meth:`Policy.decide` results
 OK, BAD_TARGET, BAD_OUTPUT = 0, 1, 2
@@ -60,6 +67,8 @@ class PolicyInfo:
     corpus: str
     initial_params: np.ndarray
     version: str
+    intent_default: float | None = None
+    state_size: int = 0
 
     @property
     def n_features(self) -> int:
@@ -67,9 +76,31 @@ class PolicyInfo:
         return len(self.features)
 
     @property
+    def dial(self) -> str:
+        """One line on the policy's intent input, for start-up messages ("" when it has none)."""
+        if self.intent_default is None:
+            return ""
+        return f"/rlimpro/intent: 1 number in [-1, 1] (1 imitate, 0 hold, -1 mirror; starts at {self.intent_default:g})"
+
+    @property
     def frame_period(self) -> float:
         """Seconds between analysis frames (hop / sr): the rate targets arrive at live."""
         return self.hop / self.sr
+
+
+def check_intent(info: PolicyInfo, intent: float | None) -> None:
+    """Refuse an ``--intent`` option a policy cannot play (one line naming what to do).
+
+    :param intent: the requested intent, or None (the policy's default; always fine).
+    :raises RlimproError: if the policy has no intent input or ``intent`` is outside [-1, 1].
+    """
+    if intent is None:
+        return
+    if info.intent_default is None:
+        raise RlimproError(f"{info.path.name}: this policy has no intent input; train with env.intent: true "
+                           f"and export again to play it with --intent")
+    if not -1.0 <= intent <= 1.0:
+        raise RlimproError(f"--intent {intent}: use a number in [-1, 1] (1 imitates, 0 holds, -1 mirrors)")
 
 
 def _fail(path: Path, what: str) -> RlimproError:
@@ -94,7 +125,7 @@ def _parse_metadata(path: Path, meta: dict[str, str]) -> PolicyInfo:
     if unknown:
         raise _fail(path, f"metadata features has unknown descriptor(s) {', '.join(unknown)}")
     if list(features) != sorted(set(features), key=NAMES.index):
-        raise _fail(path, "metadata features are not unique names in table order (DESIGN.md §2)")
+        raise _fail(path, "metadata features are not unique names in table order (docs/descriptors.md)")
     try:
         analysis = json.loads(meta["analysis"])
         sr, window, hop = (int(analysis[key]) for key in ("sr", "window", "hop"))
@@ -115,21 +146,48 @@ def _parse_metadata(path: Path, meta: dict[str, str]) -> PolicyInfo:
         if len(values) != n_params or not all(0.0 <= v <= 1.0 for v in values):
             raise _fail(path, f"metadata initial_params needs {n_params} values in [0, 1], got {meta['initial_params']!r}")
         initial = np.asarray(values, dtype=np.float32)
+    intent_default = None
+    if "intent_default" in meta:
+        try:
+            intent_default = float(meta["intent_default"])
+        except ValueError:
+            intent_default = float("nan")
+        if not -1.0 <= intent_default <= 1.0:
+            raise _fail(path, f"metadata intent_default={meta['intent_default']!r} is not a number in [-1, 1]")
+    state_size = 0
+    if "state_size" in meta:
+        text = meta["state_size"].strip()
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise _fail(path, f"metadata state_size={meta['state_size']!r} is not a positive integer")
+        state_size = int(text)
     return PolicyInfo(
         path=path, synth=meta["synth"], n_params=n_params, param_names=param_names, features=features,
         sr=sr, window=window, hop=hop, algo=meta["algo"], action_space=meta["action_space"], step=step,
         corpus=meta["corpus"], initial_params=initial, version=meta["rlimpro_version"],
+        intent_default=intent_default, state_size=state_size,
     )
 
 
+def _inputs(session: ort.InferenceSession) -> dict[str, ort.NodeArg]:
+    """Every input a caller may feed: the graph's inputs and its overridable initializers (an
+    optional input backed by an initializer holding its default is one of these)."""
+    return {arg.name: arg for arg in [*session.get_inputs(), *session.get_overridable_initializers()]}
+
+
 def _check_io(path: Path, session: ort.InferenceSession, info: PolicyInfo) -> None:
-    inputs = {arg.name: arg for arg in session.get_inputs()}
+    inputs = _inputs(session)
     outputs = {arg.name: arg for arg in session.get_outputs()}
-    if set(inputs) != {"target", "params"}:
-        raise _fail(path, f"inputs are {sorted(inputs)}, expected ['params', 'target']")
-    if set(outputs) != {"params_next"}:
-        raise _fail(path, f"outputs are {sorted(outputs)}, expected ['params_next']")
-    expected = {"target": info.n_features, "params": info.n_params, "params_next": info.n_params}
+    if not {"target", "params"} <= set(inputs) or not set(inputs) <= {"target", "params", *OPTIONAL_INPUTS}:
+        raise _fail(path, f"inputs are {sorted(inputs)}, expected target, params (and optionally intent, state)")
+    wanted = ["params_next", "state_next"] if "state" in inputs else ["params_next"]
+    if sorted(outputs) != wanted:
+        raise _fail(path, f"outputs are {sorted(outputs)}, expected {wanted}")
+    if ("intent" in inputs) != (info.intent_default is not None):
+        raise _fail(path, "an intent input needs metadata intent_default, and only an intent input has it")
+    if ("state" in inputs) != (info.state_size > 0):
+        raise _fail(path, "a state input needs metadata state_size, and only a state input has it")
+    expected = {"target": info.n_features, "params": info.n_params, "params_next": info.n_params,
+                "intent": 1, "state": info.state_size, "state_next": info.state_size}
     for name, arg in (*inputs.items(), *outputs.items()):
         if arg.type != "tensor(float)":
             raise _fail(path, f"{name!r} is {arg.type}, expected tensor(float)")
@@ -143,7 +201,7 @@ def _check_io(path: Path, session: ort.InferenceSession, info: PolicyInfo) -> No
 
 
 def session_options() -> ort.SessionOptions:
-    """onnxruntime options for live use: one thread each, no spinning (FACTS.md, live latency).
+    """onnxruntime options for live use: one thread each, no spinning (docs/benchmarks.md, live latency).
 
     :return: options for :class:`onnxruntime.InferenceSession`.
     """
@@ -175,7 +233,7 @@ def _bound_runner(session: ort.InferenceSession, binding: ort.IOBinding) -> Call
 class Policy:
     """A loaded policy with its parameter state and pre-bound input/output buffers.
 
-    :param path: a ``policy.onnx`` following DESIGN.md §6.
+    :param path: a ``policy.onnx`` following docs/protocol.md.
     :raises RlimproError: one line naming what is wrong with the file.
 
     The buffers :attr:`target`, :attr:`params` and :attr:`output` (1-D float32 views) are bound
@@ -194,38 +252,67 @@ class Policy:
         self.info = _parse_metadata(path, dict(session.get_modelmeta().custom_metadata_map))
         _check_io(path, session, self.info)
         self._session = session
-        n, f = self.info.n_params, self.info.n_features
-        # target and output side by side in one buffer: decide() checks both with one call
-        self._io = np.zeros((1, f + n), dtype=np.float32)
-        self._target2d, self._output2d = self._io[:, :f], self._io[:, f:]
+        n, f, s = self.info.n_params, self.info.n_features, self.info.state_size
+        # target, output and state_next side by side in one buffer: decide() checks them with one call
+        self._io = np.zeros((1, f + n + s), dtype=np.float32)
+        self._target2d, self._output2d, state_next2d = self._io[:, :f], self._io[:, f:f + n], self._io[:, f + n:]
         self._params2d = self.info.initial_params.reshape(1, n).copy()
         self.target = self._target2d[0]
         self.params = self._params2d[0]
         self.output = self._output2d[0]
         self._io_view, self._target_view = memoryview(self._io[0]), memoryview(self.target)
         self._params_view, self._output_view = memoryview(self.params), memoryview(self.output)
-        self._binding = session.io_binding()
-        self._binding.bind_ortvalue_input("target", ort.OrtValue.ortvalue_from_numpy(self._target2d))
-        self._binding.bind_ortvalue_input("params", ort.OrtValue.ortvalue_from_numpy(self._params2d))
-        self._binding.bind_ortvalue_output("params_next", ort.OrtValue.ortvalue_from_numpy(self._output2d))
-        self._run = _bound_runner(session, self._binding)
+        self._binding = binding = session.io_binding()
+        binding.bind_ortvalue_input("target", ort.OrtValue.ortvalue_from_numpy(self._target2d))
+        binding.bind_ortvalue_input("params", ort.OrtValue.ortvalue_from_numpy(self._params2d))
+        binding.bind_ortvalue_output("params_next", ort.OrtValue.ortvalue_from_numpy(self._output2d))
+        #: the intent fed to the model (1 value), or None when the policy has no intent input
+        self.intent: np.ndarray | None = None
+        if self.info.intent_default is not None:
+            intent2d = np.full((1, 1), self.info.intent_default, dtype=np.float32)
+            binding.bind_ortvalue_input("intent", ort.OrtValue.ortvalue_from_numpy(intent2d))
+            self.intent = intent2d[0]
+        #: the recurrent state fed to the model and the one it returns (S values each), or None
+        self.state: np.ndarray | None = None
+        self.state_next: np.ndarray | None = None
+        self._state_view = self._state_next_view = None
+        if s:
+            state2d = np.zeros((1, s), dtype=np.float32)
+            binding.bind_ortvalue_input("state", ort.OrtValue.ortvalue_from_numpy(state2d))
+            binding.bind_ortvalue_output("state_next", ort.OrtValue.ortvalue_from_numpy(state_next2d))
+            self.state, self.state_next = state2d[0], state_next2d[0]
+            self._state_view, self._state_next_view = memoryview(self.state), memoryview(self.state_next)
+        self._run = _bound_runner(session, binding)
         # warm up so that the first live decision is not slower than the rest
         self.decide()
         self.reset()
 
     def reset(self, values: np.ndarray | None = None) -> bool:
-        """Set the parameter state: ``None`` restores ``initial_params``; else N values, clipped to [0, 1].
+        """Set the parameter state: ``None`` restores ``initial_params``; else N values, clipped
+        to [0, 1]. Either way the recurrent state goes back to zeros (the intent stays).
 
         :param values: N new parameter values, or None.
-        :return: False (state unchanged) if ``values`` has the wrong length or a non-finite value.
+        :return: False (nothing changed) if ``values`` has the wrong length or a non-finite value.
         """
         if values is None:
             self.params[:] = self.info.initial_params
-            return True
-        values = np.asarray(values, dtype=np.float32).reshape(-1)
-        if values.shape[0] != self.info.n_params or not np.isfinite(values).all():
+        else:
+            values = np.asarray(values, dtype=np.float32).reshape(-1)
+            if values.shape[0] != self.info.n_params or not np.isfinite(values).all():
+                return False
+            np.clip(values, 0.0, 1.0, out=self.params)
+        if self.state is not None:
+            self.state[:] = 0.0
+        return True
+
+    def set_intent(self, value: float) -> bool:
+        """Set the intent the next decisions use: clipped to [-1, 1].
+
+        :return: False (unchanged) if the policy has no intent input or ``value`` is NaN/inf.
+        """
+        if self.intent is None or not np.isfinite(value):
             return False
-        np.clip(values, 0.0, 1.0, out=self.params)
+        self.intent[0] = min(max(float(value), -1.0), 1.0)
         return True
 
     def decide(self) -> int:
@@ -245,10 +332,12 @@ class Policy:
         if not hypot(*self._io_view) <= TARGET_LIMIT:  # NaN compares False; inf and huge exceed
             return BAD_TARGET if not hypot(*self._target_view) <= TARGET_LIMIT else BAD_OUTPUT
         self._params_view[:] = self._output_view
+        if self._state_view is not None:
+            self._state_view[:] = self._state_next_view
         return OK
 
     def warm(self) -> None:
-        """Run the model once on the buffers as they are, changing no state.
+        """Run the model once on the buffers as they are, changing no state (params, recurrent state).
 
         Between frames (11.6 ms apart) the machine evicts onnxruntime's code and data from the
         caches, and a cold decision takes several times longer than a warm one; the server
@@ -270,13 +359,14 @@ class Policy:
         self.decide()
         return self.params.copy()
 
-    def run_batch(self, target: np.ndarray, params: np.ndarray) -> np.ndarray:
+    def run_batch(self, target: np.ndarray, params: np.ndarray, **optional: np.ndarray) -> np.ndarray:
         """Evaluate the graph on a batch, statelessly (for checks, not for live use).
 
         :param target: [B, F] raw descriptors.
         :param params: [B, N] current parameters.
+        :param optional: ``intent`` [B, 1] and/or ``state`` [B, S]; the graph's defaults otherwise.
         :return: [B, N] next parameters.
         """
-        feeds = {"target": np.ascontiguousarray(target, dtype=np.float32),
-                 "params": np.ascontiguousarray(params, dtype=np.float32)}
+        feeds = {name: np.ascontiguousarray(value, dtype=np.float32)
+                 for name, value in {"target": target, "params": params, **optional}.items()}
         return self._session.run(["params_next"], feeds)[0]

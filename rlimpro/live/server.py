@@ -1,4 +1,4 @@
-"""The live OSC server (DESIGN.md §7): ``/rlimpro/target`` in, ``/rlimpro/params`` out.
+"""The live OSC server (docs/protocol.md): ``/rlimpro/target`` in, ``/rlimpro/params`` out.
 
 One raw UDP socket with a blocking ``recv_into`` into a preallocated buffer (between frames,
 every ``warm_ms`` the wait times out and the model runs once to stay in the caches). A target message
@@ -292,8 +292,8 @@ class Server:
         elif message.address == osc.PING:
             self._sock.sendto(self._pong, self.reply)
             counts[PINGS] += 1
-        elif message.address == osc.INTENT and hasattr(policy, "set_intent"):
-            # only policies with an `intent` input (DESIGN.md §6) take it; for others it is unknown
+        elif message.address == osc.INTENT and policy.intent is not None:
+            # only policies with an `intent` input (docs/protocol.md) take it; for others it is unknown
             values = self._floats(message, 1)
             if values is not None and not policy.set_intent(float(values[0])):
                 counts[BAD_VALUE] += 1
@@ -342,6 +342,8 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 6666, reply
             write(f"(answering in Python: {server.fallback})")
         write(f"/rlimpro/target: {info.n_features} floats ({','.join(info.features)}) -> "
               f"/rlimpro/params: {info.n_params} floats ({','.join(info.param_names)})")
+        if info.dial:
+            write(info.dial)
         done = threading.Event()
         if stats:
             threading.Thread(target=_report, args=(server, write, done), daemon=True).start()

@@ -68,7 +68,7 @@ def test_vec_env_auto_reset_and_seeding(toy_project: Path, params: dict) -> None
 
 def test_neighbour_distances_match_stepping(toy_project: Path, params: dict) -> None:
     """Observed distance of move k = distance after actually taking action k (static target)."""
-    params["env"].update(target_mode="static", random_start=True)
+    params["env"].update(target_mode="static", random_start=True, target_smoothing=0.0)  # a target that stays put
     setup = prepare(toy_project, "toy", params)
     core = setup.core(1, seed=3)
     core.reset()
@@ -111,4 +111,4 @@ def test_grid_fast_path_equals_pure_observe(toy_project: Path, params: dict, spa
         actions = rng.integers(27, size=8) if space == "discrete" else rng.integers(3, size=(8, 3))
         core.step(actions)
         np.testing.assert_allclose(core.params, core.act(actions, before))
-        np.testing.assert_array_equal(core.observation(), core.observe(core.params, core.target))
+        np.testing.assert_array_equal(core.observation(), core.observe(core.params, core.target, core.intent, core.heard))

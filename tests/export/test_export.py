@@ -41,7 +41,7 @@ def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: s
     for name in ("avi", "dqn", "sac", "td3"):
         algos[name]["learning_starts"] = 200
     algos["ppo"].update(n_steps=64, batch_size=64)
-    params["env"].update(interpolate=interpolate, neighbours=neighbours)
+    params["env"].update(interpolate=interpolate, neighbours=neighbours, move_cost=0.1)  # cheap: the brief agent moves
     train("toy", params, root)
     return Layout(root).run("toy")
 
@@ -66,8 +66,8 @@ def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: 
     assert parity.max_abs_diff <= (1e-5 if space == "continuous" else 0.0) or parity.ties
     model = onnx.load(str(out))
     onnx.checker.check_model(model, full_check=True)
-    assert [i.name for i in model.graph.input] == ["target", "params"]
-    assert [o.name for o in model.graph.output] == ["params_next"]
+    assert [i.name for i in model.graph.input] == ["target", "params", "intent", "state"]  # the defaults' optional inputs
+    assert [o.name for o in model.graph.output] == ["params_next", "state_next"]
     assert not any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
     meta = {p.key: p.value for p in model.metadata_props}
     assert (meta["algo"], meta["action_space"], meta["synth"], meta["n_params"]) == (algo, space, "toy", "3")
@@ -77,25 +77,36 @@ def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: 
     assert str(Path(__file__).resolve().parents[2]).encode() not in raw and b"stack_trace" not in raw
 
 
-def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path) -> None:
-    """The live Policy, stepping a corpus track with its own state, equals SB3 + decode in a loop."""
+@pytest.mark.parametrize("intent", [1.0, -0.5])
+def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path, intent: float) -> None:
+    """The live Policy, stepping a corpus track with its own params, smoothing state and intent,
+    equals the env's smoothing + SB3 + decode in a loop."""
     from rlimpro.env.actions import decode
+    from rlimpro.env.behaviour import goal, smooth
 
     out, run, core, model = _exported_default(tmp_path)
+    assert run.env.target_smoothing > 0 and run.env.intent  # the shipped defaults exercise both
     idx = indices(run.env.features)
     frames = next(iter(load_tracks(tmp_path, "demo").values()))[:, idx].astype(np.float32)
     live = Policy(out)
+    assert live.set_intent(intent)
     params = np.asarray(run.env.initial_params, np.float64)[None]
     np.testing.assert_array_equal(live.params, params[0].astype(np.float32))
+    state = np.zeros((1, len(idx)))
     moved = 0
     for frame in frames:
-        obs = core.observe(params, run.norm.apply(frame.astype(np.float64))[None])
+        y = run.norm.apply(frame.astype(np.float64))[None]
+        state = smooth(state, y, run.env.target_smoothing)
+        obs = core.observe(params, goal(state, intent), intent, goal(y, intent))
         action, _ = model.predict(obs, deterministic=True)
         params = decode(action, params, space="discrete", step=run.env.step).astype(np.float32).astype(np.float64)
         got = live.step(frame)
         np.testing.assert_array_equal(got, params[0].astype(np.float32))
+        np.testing.assert_array_equal(live.state, state[0].astype(np.float32))
         moved += int(action[0] != (3**3 - 1) // 2)
     assert moved > 0  # the agent did something along the track
+    live.reset()
+    assert not live.state.any()
 
 
 def test_parity_check_catches_a_wrong_graph(tmp_path: Path) -> None:

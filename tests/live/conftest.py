@@ -1,8 +1,19 @@
-"""Test policies built with onnx.helper that follow the DESIGN.md §6 contract.
+"""Test policies built with onnx.helper that follow the policy file contract (docs/protocol.md).
 
 The "smooth" policy is ``clip(params + 0.05·tanh(((target - mean) / std) @ W + b), 0, 1)``
 with fixed weights, so its answer is known in numpy (:func:`reference_step`). The "nan"
-policy returns ``params · log(sum(target))``: NaN whenever the target sums below zero.
+policy returns ``params · log(sum(target))``: NaN whenever the target sums below zero. The
+"nan_state" policy (with ``state=S``) moves every param up by 0.01 (clipped) and returns
+``state_next = state · 0 + log(sum(target))``: finite params, but a NaN state below zero.
+
+With the optional inputs of docs/protocol.md (``build_policy(intent=..., state=S)``) the smooth
+policy becomes, with z = intent · (target - mean) / std::
+
+    state_next  = 0.5 · state + 0.5 · tanh(z @ V)                       (if state)
+    params_next = clip(params + 0.05 · tanh(z @ W + b [+ state_next @ U]), 0, 1)
+
+known in numpy too (:func:`reference_decide`): its trajectory depends on the intent and on the
+whole history of targets.
 """
 
 from __future__ import annotations
@@ -30,6 +41,13 @@ STD = np.array([10.0, 1500.0, 8.0], dtype=np.float32)
 W = np.random.default_rng(0).normal(size=(3, N_PARAMS)).astype(np.float32)
 B = np.array([0.1, -0.2], dtype=np.float32)
 INITIAL = np.array([0.25, 0.75], dtype=np.float32)
+#: the recurrent weights of a policy with a state of S: V [F, S] and U [S, N] (see the module docstring)
+_RECURRENT = np.random.default_rng(2).normal(size=(16, 16)).astype(np.float32)
+
+
+def recurrent_weights(n_features: int, state: int) -> tuple[np.ndarray, np.ndarray]:
+    """V [F, S] and U [S, N] of a policy with ``state`` recurrent values (S ≤ 16)."""
+    return _RECURRENT[:n_features, :state].copy(), _RECURRENT[8:8 + state, :N_PARAMS].copy()
 
 
 def metadata(**overrides: str | None) -> dict[str, str]:
@@ -47,38 +65,96 @@ def metadata(**overrides: str | None) -> dict[str, str]:
 
 def build_policy(path: Path, *, kind: str = "smooth", n_features: int = len(FEATURES),
                  input_names: tuple[str, str] = ("target", "params"), output_name: str = "params_next",
+                 intent: float | None = None, state: int = 0, state_next: str | None = "state_next",
+                 state_columns: int | None = None, extra_inputs: tuple[str, ...] = (), defaults: bool = True,
                  **meta: str | None) -> Path:
-    """Write a test policy to ``path`` and return it."""
+    """Write a test policy to ``path`` and return it.
+
+    :param intent: give the smooth policy an ``intent`` input [B, 1] with this default (metadata
+        ``intent_default``, unless ``meta`` overrides it; None removes the key).
+    :param state: give it a recurrent ``state`` input [B, S] of this size (metadata ``state_size``).
+    :param state_next: the name of the state's output (None: no such output).
+    :param state_columns: declare ``state`` (and its output) with this many columns instead of S.
+    :param extra_inputs: more float [B, 1] inputs of these names (unused by the graph).
+    :param defaults: back intent, state and the extra inputs with a graph initializer holding
+        their default (as `rlimpro export` does: onnxruntime then lists them as overridable
+        initializers, not inputs); False: plain graph inputs a caller must feed.
+    """
     f = n_features
     target = helper.make_tensor_value_info(input_names[0], TensorProto.FLOAT, ["B", f])
     params = helper.make_tensor_value_info(input_names[1], TensorProto.FLOAT, ["B", N_PARAMS])
     out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["B", N_PARAMS])
     t, p = input_names
+    inputs, outputs, inits, nodes = [target, params], [out], [], []
+    columns = state if state_columns is None else state_columns
+    optional = [("intent", 1, np.full((1, 1), intent, np.float32))] if intent is not None else []
+    optional += [("state", columns, np.zeros((1, columns), np.float32))] if state else []
+    optional += [(name, 1, np.zeros((1, 1), np.float32)) for name in extra_inputs]
+    for name, width, default in optional:
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["B", width]))
+        if defaults:
+            inits.append(numpy_helper.from_array(default, name))
+    if state and state_next is not None:
+        outputs.append(helper.make_tensor_value_info(state_next, TensorProto.FLOAT, ["B", columns]))
+    if intent is not None:
+        meta = {"intent_default": str(intent), **meta}
+    if state:
+        meta = {"state_size": str(state), **meta}
     if kind == "smooth":
-        inits = [numpy_helper.from_array(a, n) for a, n in (
+        inits += [numpy_helper.from_array(a, n) for a, n in (
             (np.resize(MEAN, f), "mean"), (np.resize(STD, f), "std"), (np.resize(W, (f, N_PARAMS)), "W"), (B, "b"),
             (np.array(0.05, np.float32), "gain"), (np.array(0.0, np.float32), "lo"),
             (np.array(1.0, np.float32), "hi"))]
-        nodes = [
+        z = "zi" if intent is not None else "z"
+        nodes += [
             helper.make_node("Sub", [t, "mean"], ["c"]),
             helper.make_node("Div", ["c", "std"], ["z"]),
-            helper.make_node("MatMul", ["z", "W"], ["h"]),
+            *([helper.make_node("Mul", ["z", "intent"], ["zi"])] if intent is not None else []),
+            helper.make_node("MatMul", [z, "W"], ["h"]),
             helper.make_node("Add", ["h", "b"], ["hb"]),
-            helper.make_node("Tanh", ["hb"], ["a"]),
+        ]
+        if state:
+            v, u = recurrent_weights(f, columns)
+            m = state_next or "m"
+            inits += [numpy_helper.from_array(v, "V"), numpy_helper.from_array(u, "U"),
+                      numpy_helper.from_array(np.array(0.5, np.float32), "half")]
+            nodes += [
+                helper.make_node("MatMul", [z, "V"], ["zv"]),
+                helper.make_node("Tanh", ["zv"], ["tv"]),
+                helper.make_node("Mul", ["state", "half"], ["s1"]),
+                helper.make_node("Mul", ["tv", "half"], ["s2"]),
+                helper.make_node("Add", ["s1", "s2"], [m]),
+                helper.make_node("MatMul", [m, "U"], ["mu"]),
+                helper.make_node("Add", ["hb", "mu"], ["hm"]),
+            ]
+        nodes += [
+            helper.make_node("Tanh", ["hm" if state else "hb"], ["a"]),
             helper.make_node("Mul", ["a", "gain"], ["d"]),
             helper.make_node("Add", [p, "d"], ["q"]),
             helper.make_node("Clip", ["q", "lo", "hi"], [output_name]),
         ]
     elif kind == "nan":
-        inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
-        nodes = [
+        inits += [numpy_helper.from_array(np.array([1], np.int64), "axes")]
+        nodes += [
             helper.make_node("ReduceSum", [t, "axes"], ["s"], keepdims=1),
             helper.make_node("Log", ["s"], ["l"]),
             helper.make_node("Mul", [p, "l"], [output_name]),
         ]
+    elif kind == "nan_state" and state and state_next:
+        inits += [numpy_helper.from_array(a, n) for a, n in (
+            (np.array([1], np.int64), "axes"), (np.array(0.01, np.float32), "up"), (np.array(0.0, np.float32), "lo"),
+            (np.array(1.0, np.float32), "hi"))]
+        nodes += [
+            helper.make_node("ReduceSum", [t, "axes"], ["s"], keepdims=1),
+            helper.make_node("Log", ["s"], ["l"]),
+            helper.make_node("Mul", ["state", "lo"], ["zero"]),
+            helper.make_node("Add", ["zero", "l"], [state_next]),
+            helper.make_node("Add", [p, "up"], ["q"]),
+            helper.make_node("Clip", ["q", "lo", "hi"], [output_name]),
+        ]
     else:
         raise ValueError(kind)
-    graph = helper.make_graph(nodes, "test_policy", [target, params], [out], inits)
+    graph = helper.make_graph(nodes, "test_policy", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     helper.set_model_props(model, metadata(**meta))
@@ -92,6 +168,20 @@ def reference_step(target: np.ndarray, params: np.ndarray) -> np.ndarray:
     """What the smooth policy answers, in numpy (float32 throughout)."""
     z = (np.asarray(target, np.float32) - MEAN) / STD
     return np.clip(params + np.float32(0.05) * np.tanh(z @ W + B), 0, 1).astype(np.float32)
+
+
+def reference_decide(target: np.ndarray, params: np.ndarray, intent: float = 1.0,
+                     state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """What the smooth policy with its optional inputs answers, in numpy (float32 throughout):
+    (params_next, state_next, None without a state)."""
+    z = (np.asarray(target, np.float32) - MEAN) / STD * np.float32(intent)
+    h = z @ W + B
+    state_next = None
+    if state is not None:
+        v, u = recurrent_weights(len(z), len(state))
+        state_next = (np.float32(0.5) * state + np.float32(0.5) * np.tanh(z @ v)).astype(np.float32)
+        h = h + state_next @ u
+    return np.clip(params + np.float32(0.05) * np.tanh(h), 0, 1).astype(np.float32), state_next
 
 
 def random_targets(n: int, seed: int = 1) -> np.ndarray:

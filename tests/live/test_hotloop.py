@@ -1,4 +1,5 @@
-"""The C hot path on its own: the C session shares the policy's buffers and hands back what it does not answer."""
+"""The C hot path on its own: the C session shares the policy's buffers (params, intent, recurrent
+state) and hands back what it does not answer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.live.conftest import INITIAL, random_targets
+from tests.live.conftest import INITIAL, build_policy, random_targets, reference_decide
 
 from rlimpro.errors import RlimproError
 from rlimpro.live import hotloop, osc
@@ -32,33 +33,87 @@ def test_c_session_runs_on_the_policy_buffers(policy_path: Path) -> None:
         loop.close()
 
 
-def test_serve_answers_targets_and_returns_anything_else(policy_path: Path) -> None:
-    policy, reference = Policy(policy_path), Policy(policy_path)
-    loop = hotloop.HotLoop(policy)
+def _exchange(loop: hotloop.HotLoop, policy: Policy, frames: np.ndarray) -> tuple[list[np.ndarray], dict[str, int], int]:
+    """Send ``frames`` then a ping over real UDP, let ``loop`` serve until the ping comes back to
+    Python: (the params replies, the counters, how many packets were timed)."""
     server, client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         server.bind(("127.0.0.1", 0))
         client.bind(("127.0.0.1", 0))
         client.settimeout(5)
-        buffer, n_features = bytearray(osc.MAX_PACKET + 1), policy.info.n_features
-        prefix, packet = osc.float_prefix(osc.TARGET, n_features), osc.FloatWriter(osc.PARAMS, 2).packet
+        buffer, n_features, n_params = bytearray(osc.MAX_PACKET + 1), policy.info.n_features, policy.info.n_params
+        prefix, packet = osc.float_prefix(osc.TARGET, n_features), osc.FloatWriter(osc.PARAMS, n_params).packet
         counts, times, timed = array("q", bytes(8 * len(COUNTERS))), array("q", bytes(8 * 16)), array("q", [0])
-        frames = random_targets(3)
         for frame in frames:
             client.sendto(osc.encode_floats(osc.TARGET, frame), server.getsockname())
         ping = osc.encode_message(osc.PING)
         client.sendto(ping, server.getsockname())
         n = loop.serve(server, client.getsockname(), buffer, prefix, packet, counts, times, timed, 0.0)
         assert bytes(buffer[:n]) == ping  # handed back untouched
-        for frame in frames:
-            np.testing.assert_array_equal(osc.decode_floats(client.recv(64), osc.PARAMS, 2), reference.step(frame))
-        np.testing.assert_array_equal(policy.params, reference.params)
         stats = dict(zip(COUNTERS, counts.tolist()))
-        assert (stats["received"], stats["targets"], stats["sent"], timed[0]) == (3, 3, 3, 3)
+        replies = [osc.decode_floats(client.recv(64), osc.PARAMS, n_params) for _ in range(stats["sent"])]
+        return replies, stats, timed[0]
     finally:
-        loop.close()
         server.close()
         client.close()
+
+
+def test_serve_answers_targets_and_returns_anything_else(policy_path: Path) -> None:
+    policy, reference = Policy(policy_path), Policy(policy_path)
+    loop = hotloop.HotLoop(policy)
+    try:
+        frames = random_targets(3)
+        replies, stats, timed = _exchange(loop, policy, frames)
+        for reply, frame in zip(replies, frames, strict=True):
+            np.testing.assert_array_equal(reply, reference.step(frame))
+        np.testing.assert_array_equal(policy.params, reference.params)
+        assert (stats["received"], stats["targets"], stats["sent"], timed) == (3, 3, 3, 3)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("defaults", [True, False], ids=["overridable", "plain"])
+def test_c_session_feeds_the_intent_and_keeps_the_recurrent_state(tmp_path: Path, defaults: bool) -> None:
+    """The C session reads the intent Python sets and advances the state Python holds; a warm run
+    writes state_next but never the state. Inputs backed by initializers or plain: the same."""
+    path = build_policy(tmp_path / "stateful.onnx", intent=0.5, state=4, defaults=defaults)
+    policy, reference = Policy(path), Policy(path)
+    loop = hotloop.HotLoop(policy)
+    try:
+        frames = random_targets(6)
+        policy.target[:] = frames[0]
+        loop.run()
+        np.testing.assert_array_equal(policy.state, np.zeros(4))
+        assert np.abs(policy.state_next).min() > 0
+        replies = _exchange(loop, policy, frames[:3])[0]  # at the default intent, 0.5
+        assert policy.set_intent(-0.7)
+        replies += _exchange(loop, policy, frames[3:])[0]
+        params, state = INITIAL, np.zeros(4, np.float32)
+        for i, (reply, frame) in enumerate(zip(replies, frames, strict=True)):
+            intent = 0.5 if i < 3 else -0.7
+            assert reference.set_intent(intent)
+            params, state = reference_decide(frame, params, intent, state)
+            np.testing.assert_allclose(reply, params, atol=1e-6)
+            np.testing.assert_array_equal(reply, reference.step(frame))  # the Python engine, bit for bit
+        np.testing.assert_array_equal(policy.state, reference.state)
+        np.testing.assert_allclose(policy.state, state, atol=1e-6)
+    finally:
+        loop.close()
+
+
+def test_a_non_finite_state_next_is_refused_like_a_non_finite_output(tmp_path: Path) -> None:
+    """nan_state: finite params, but a NaN state_next when the target sums below zero."""
+    policy = Policy(build_policy(tmp_path / "nan_state.onnx", kind="nan_state", state=3))
+    loop = hotloop.HotLoop(policy)
+    try:
+        good = random_targets(2)
+        bad = np.array([-5000.0, 0.0, 0.0], np.float32)
+        replies, stats, _ = _exchange(loop, policy, np.stack([good[0], bad, good[1]]))
+        assert (stats["sent"], stats["bad_output"]) == (2, 1)
+        np.testing.assert_allclose(policy.params, INITIAL + 0.02, atol=1e-6)  # the refused decision did not move them
+        np.testing.assert_allclose(policy.state, np.full(3, np.log(good[1].sum())), rtol=1e-6)
+    finally:
+        loop.close()
 
 
 def test_a_model_the_c_api_cannot_open_is_one_line(policy_path: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from rlimpro.audio import load_audio
 from rlimpro.descriptors import compute, indices
 from rlimpro.live.duet import play_policy, replay
 from rlimpro.live.play import FEATURES_EXTERNAL, POLICY_EXTERNAL, play_live, recorded_params, response_times
+from rlimpro.errors import RlimproError
 from rlimpro.live.policy import Policy
 from tests.live.conftest import build_policy, free_udp_port, jack_ports as _jack_ports
 
@@ -37,14 +38,23 @@ def sine_project(tmp_path: Path) -> tuple[Path, Path, Path]:
     return tmp_path, model, take
 
 
-def _expected_trajectory(model: Path, take: Path) -> np.ndarray:
-    """What `rlimpro replay` decides over ``take``: Policy.step over the C core's frames."""
-    policy = Policy(model)
+def _expected_trajectory(model: Path, take: Path, intent: float | None = None) -> np.ndarray:
+    """What `rlimpro replay` decides over ``take`` (at ``intent``, else the policy's default):
+    Policy.step over the C core's frames."""
+    policy, reference = Policy(model), Policy(model)
+    if intent is not None:
+        assert policy.set_intent(intent) and reference.set_intent(intent)
     frames = compute(load_audio(take), sr=44100, engine="c")[:, indices(list(policy.info.features))]
     trajectory = play_policy(policy, frames)[0]
-    reference = Policy(model)
     np.testing.assert_array_equal(trajectory, np.array([reference.step(f) for f in frames]))
     return trajectory
+
+
+@pytest.fixture
+def intent_model(sine_project: tuple[Path, Path, Path]) -> Path:
+    """A test policy for sine with an intent input (default 0.5) and a recurrent state."""
+    return build_policy(sine_project[0] / "sine-intent.onnx", n_features=2, features="loudness,centroid", synth="sine",
+                        intent=0.5, state=4)
 
 
 def _same_trajectory(received: np.ndarray, expected: np.ndarray) -> None:
@@ -119,6 +129,35 @@ def test_live_patch_decides_inside_pd_in_real_time(sine_project: tuple[Path, Pat
     assert counts == {}
     assert "rlimpro-info: synth sine" in console and "rlimpro-info: n_params 2" in console
     _same_trajectory(recorded_params(console), _expected_trajectory(model, take))
+
+
+@needs_externals
+def test_the_intent_slider_reaches_the_policy_inside_pd(sine_project: tuple[Path, Path, Path], intent_model: Path) -> None:
+    """--intent sets live.pd's slider, which reaches [rlimpro_policy] (link-inside): the trajectory
+    is replay's at that intent (and not at the policy's default), the recurrent state included."""
+    root, _, take = sine_project
+    _, console = play_live("sine", intent_model, root=root, audio=take, inside=True, batch=True, intent=-1.0,
+                           verbose=True, write=lambda line: None)
+    received = recorded_params(console)
+    _same_trajectory(received, _expected_trajectory(intent_model, take, intent=-1.0))
+    default = _expected_trajectory(intent_model, take)
+    assert np.abs(received[: len(default)] - default).max() > 0.01
+
+
+@pytest.mark.skipif(not FEATURES_EXTERNAL.is_file(), reason="run `make externals`")
+def test_the_intent_slider_reaches_the_server(sine_project: tuple[Path, Path, Path], intent_model: Path) -> None:
+    """The same through link-osc: /rlimpro/intent to the server, in real time (-nosound)."""
+    root, _, take = sine_project
+    counts, console = play_live("sine", intent_model, root=root, audio=take, port=0, reply_port=free_udp_port(),
+                                gui=False, sound=False, seconds=3.0, intent=-1.0, verbose=True, write=lambda line: None)
+    assert counts["dropped"] == 0 and counts["targets"] > 200 and counts["sent"] == counts["targets"]
+    _same_trajectory(recorded_params(console), _expected_trajectory(intent_model, take, intent=-1.0))
+
+
+def test_live_intent_needs_a_policy_with_one(sine_project: tuple[Path, Path, Path]) -> None:
+    root, model, take = sine_project
+    with pytest.raises(RlimproError, match="this policy has no intent input"):
+        play_live("sine", model, root=root, audio=take, inside=True, batch=True, intent=0.5, write=lambda line: None)
 
 
 # ----------------------------------------------------------------------------- --mic through JACK
@@ -225,3 +264,20 @@ def test_replay_trajectory_is_the_live_one(sine_project: tuple[Path, Path, Path]
     reference = Policy(model)
     assert refused == 0
     np.testing.assert_array_equal(trajectory, np.array([reference.step(f) for f in frames]))
+
+
+def test_replay_at_an_intent_plays_that_intent(sine_project: tuple[Path, Path, Path], intent_model: Path) -> None:
+    """`rlimpro replay --intent C` renders what the policy decides at C; it refuses an intent a
+    policy cannot take, with one line."""
+    root, model, take = sine_project
+    mirrored = replay(intent_model, take, root / "m.wav", root=root, plot=False, intent=-1.0)[0]
+    default = replay(intent_model, take, root / "d.wav", root=root, plot=False)[0]
+    agent = {p: sf.read(p, dtype="float32")[0][:, 1] for p in (mirrored, default)}
+    assert not np.array_equal(agent[mirrored], agent[default])
+    expected = _expected_trajectory(intent_model, take, intent=-1.0)
+    assert not np.array_equal(expected, _expected_trajectory(intent_model, take))
+    with pytest.raises(RlimproError, match="this policy has no intent input"):
+        replay(model, take, root / "x.wav", root=root, plot=False, intent=0.5)
+    with pytest.raises(RlimproError, match=r"--intent 2.0: use a number in \[-1, 1\]"):
+        replay(intent_model, take, root / "x.wav", root=root, plot=False, intent=2.0)
+    assert not (root / "x.wav").exists()

@@ -87,7 +87,7 @@ def test_a_broken_policy_is_one_error_and_no_output(tmp_path: Path) -> None:
 
 
 def test_onnxruntime_is_found_through_virtual_env_without_a_built_in_path(policy_path: Path, tmp_path: Path) -> None:
-    """DESIGN §7: the built-in path first, then $VIRTUAL_ENV's wheel, then the system's loader."""
+    """As docs/live.md says: the built-in path first, then $VIRTUAL_ENV's wheel, then the system's loader."""
     build = tmp_path / "build"
     build.mkdir()
     shutil.copy(EXTERNALS / "rlimpro_policy.c", build)
@@ -104,7 +104,7 @@ def test_onnxruntime_is_found_through_virtual_env_without_a_built_in_path(policy
         assert outs == [] and "cannot find onnxruntime (not at the path built in, not under $VIRTUAL_ENV" in console
 
 
-#: policy files breaking one rule of DESIGN.md §6 each (build_policy arguments; None removes a metadata key)
+#: policy files breaking one rule of the policy file contract (docs/protocol.md) each (build_policy arguments; None removes a metadata key)
 BAD_POLICIES = {
     "missing metadata key": {"synth": None},
     "n_params not an integer": {"n_params": "x"},
@@ -117,6 +117,20 @@ BAD_POLICIES = {
     "input names": {"input_names": ("x", "params")},
     "output name": {"output_name": "out"},
     "column count": {"n_features": 4},
+    # the optional inputs (intent, state) and their metadata
+    "unknown extra input": {"extra_inputs": ("tempo",)},
+    "unknown extra plain input": {"extra_inputs": ("tempo",), "defaults": False},
+    "state without state_next": {"state": 4, "state_next": None},
+    "state_next named otherwise": {"state": 4, "state_next": "memory"},
+    "state columns": {"state": 4, "state_columns": 3},
+    "intent without intent_default": {"intent": 0.5, "intent_default": None},
+    "intent_default without intent": {"intent_default": "0.5"},
+    "intent_default out of [-1, 1]": {"intent": 0.5, "intent_default": "1.5"},
+    "intent_default not a number": {"intent": 0.5, "intent_default": "nan"},
+    "state without state_size": {"state": 4, "state_size": None},
+    "state_size without state": {"state_size": "4"},
+    "state_size not a positive integer": {"state": 4, "state_size": "+4"},
+    "state_size zero": {"state": 4, "state_size": "0"},
 }
 
 

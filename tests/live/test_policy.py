@@ -1,4 +1,4 @@
-"""Loading, validating and running policy.onnx with onnxruntime (DESIGN.md §6)."""
+"""Loading, validating and running policy.onnx with onnxruntime (the contract of docs/protocol.md)."""
 
 from __future__ import annotations
 

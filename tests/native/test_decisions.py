@@ -32,14 +32,19 @@ def heldout_recordings(shipped_params: dict) -> list[Path]:
 
 def decision_agreement(policy: Policy, reference: np.ndarray, other: np.ndarray) -> float:
     """Share of frames on which ``other`` gives the decision that ``reference`` gives, from the
-    state the policy is in on the reference trajectory (so one differing frame is one frame)."""
+    state the policy is in on the reference trajectory (params and, if it has one, its smoothed
+    target), so one differing frame is one frame."""
     states = np.empty((len(reference), policy.info.n_params), np.float32)
+    smoothed = np.empty((len(reference), policy.info.state_size), np.float32)
     policy.reset()
     for t, frame in enumerate(reference):
         states[t] = policy.params
+        if policy.state is not None:
+            smoothed[t] = policy.state
         policy.step(frame)
-    a = policy.run_batch(reference.astype(np.float32), states)
-    b = policy.run_batch(other.astype(np.float32), states)
+    extra = {"state": smoothed} if policy.state is not None else {}
+    a = policy.run_batch(reference.astype(np.float32), states, **extra)
+    b = policy.run_batch(other.astype(np.float32), states, **extra)
     return float(np.all(np.abs(a - b) <= 1e-6, axis=1).mean())
 
 

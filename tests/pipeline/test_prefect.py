@@ -266,7 +266,7 @@ READ_ARTIFACT = """
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 with get_client(sync_client=True) as client:
-    (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["eval-sine"])))
+    (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["{key}"])))
 print(artifact.data)
 """
 
@@ -283,8 +283,11 @@ def test_the_full_flow_runs_the_dag_and_publishes_the_evaluation(server, corpus_
     sine = corpus_project / "00_synths" / "sine"
     for path in ("lookup.parquet", "runs/main/model.zip", "policy.onnx", "eval/metrics.json"):
         assert (sine / path).is_file(), path
-    table = api(server, READ_ARTIFACT)
+    table = api(server, READ_ARTIFACT.replace("{key}", "eval-sine"))
     assert "| policy | nRMSE | x oracle |" in table
     nrmse = json.loads((sine / "eval" / "metrics.json").read_text())["overall"]["agent"]["nrmse"]
     assert f"| agent | {nrmse:.4f} |" in table
     assert (sine / "eval" / "error.png").as_uri() in table
+    assert (sine / "eval" / "report.html").is_file() and (sine / "map" / "index.html").is_file()
+    link = api(server, READ_ARTIFACT.replace("{key}", "report-sine"))  # the report, published as a link
+    assert (sine / "eval" / "report.html").as_uri() in link

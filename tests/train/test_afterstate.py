@@ -10,6 +10,8 @@ import torch
 
 from rlimpro.afterstate import AfterstateDQN, grid_spec
 from rlimpro.env import prepare
+from rlimpro.env.actions import deltas
+from rlimpro.env.behaviour import moved_params
 from rlimpro.env.core import Imitation
 from rlimpro.errors import RlimproError
 from rlimpro.train import train
@@ -32,17 +34,19 @@ def test_q_is_reward_plus_the_landing_rows_value(toy_project: Path, params: dict
     model, core = _model(toy_project, params, 0.5, reward="cubic", bonus=0.5)
     obs = torch.as_tensor(core.observation())
     q = model.q_net(obs).detach().numpy()
-    f = len(core.cfg.features)
-    every_row = model.q_net.q_net(obs[:, f:2 * f]).detach().numpy()  # W(y) for all rows [B, rows]
+    assert core.cfg.move_cost > 0 and core.lead and core.cfg.intent  # the defaults exercise every part
+    every_row = model.q_net.q_net(model.q_net.net_input(obs)).detach().numpy()  # W(x) for all rows [B, rows]
     landing = core.next_rows[core.rows]  # [B, 3**N] rows reached by each action (env's own table)
     rewards = core.reward(core.candidates(core.params, core.target, core.moves))
-    expected = rewards + 0.5 * np.take_along_axis(every_row, landing, axis=1)
+    cost = core.move_cost * moved_params(core.params, deltas(3))
+    expected = rewards - cost + 0.5 * np.take_along_axis(every_row, landing, axis=1)
     np.testing.assert_allclose(q, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_zero_gamma_plays_greedy(toy_project: Path, params: dict) -> None:
     model, core = _model(toy_project, params, 0.0)
     rewards = core.reward(core.candidates(core.params, core.target, core.moves))
+    rewards -= core.move_cost * moved_params(core.params, deltas(3))
     actions, _ = model.predict(core.observation(), deterministic=True)
     np.testing.assert_allclose(rewards[np.arange(64), actions], rewards.max(axis=1), rtol=1e-6)
 
@@ -54,17 +58,19 @@ def test_backup_matches_a_brute_force_numpy_backup(toy_project: Path, params: di
     core.step(np.zeros(64, np.int64))
     nxt = torch.as_tensor(core.observation())
     f = len(core.cfg.features)
+    assert core.cfg.move_cost > 0
     torch.manual_seed(3)
     loss = q.backup_loss(obs, nxt, model.q_net_target, n_rows).item()
     torch.manual_seed(3)
     rows = torch.randint(n_rows, (n_rows,)).numpy()
     with torch.no_grad():
-        w_now = q.q_net(obs[:, f:2 * f]).numpy()
-        w_next = model.q_net_target.q_net(nxt[:, f:2 * f]).numpy()
+        w_now = q.q_net(q.net_input(obs)).numpy()
+        w_next = model.q_net_target.q_net(q.net_input(nxt)).numpy()
     y_next = nxt[:, f:2 * f].numpy().astype(np.float64)
     d = core.distance(core.points[None], y_next[:, None])  # [B, rows]
     landing = core.reward(np.minimum(d, core.cfg.obs_clip)) + 0.7 * w_next
-    goal = landing[:, core.next_rows[rows]].max(-1)  # best move from each sampled row
+    cost = core.move_cost * moved_params(core.grid[rows], deltas(3))  # [rows, K]
+    goal = (landing[:, core.next_rows[rows]] - cost).max(-1)  # best move from each sampled row
     assert loss == pytest.approx(((w_now[:, rows] - goal) ** 2).mean(), rel=1e-4)
 
 

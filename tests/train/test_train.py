@@ -69,7 +69,8 @@ def test_tiny_agent_beats_random_and_hold(toy_project: Path, params: dict, tmp_p
     written = evaluate("toy", params, root)
     metrics = json.loads(written[0].read_text())
     overall = {k: v["nrmse"] for k, v in metrics["overall"].items()}
-    assert set(overall) == {"agent", "random", "hold", "greedy", "lookahead", "seek", "oracle"}
+    assert set(overall) == {"agent", "random", "hold", "greedy", "greedy_hysteresis", "lookahead", "seek", "oracle"}
+    assert metrics["settings"]["move_cost"] == params["env"]["move_cost"] and metrics["settings"]["hysteresis_threshold"] >= 0
     assert set(metrics["per_feature"]) == set(load_run(root / "00_synths/toy/runs/main").env.features)
     assert overall["agent"] < overall["random"] and overall["agent"] < overall["hold"], overall
     assert overall["oracle"] <= min(overall.values())

@@ -1,0 +1,115 @@
+"""Tracking error against movement: the agent at several move costs and seeds, greedy with
+hysteresis at several thresholds, on the same held-out tracks (issue 15, docs/training.md).
+
+For each synth it trains ad-hoc runs ``00_synths/<synth>/runs/bench-cost<c>-seed<s>`` with
+params.yaml's settings except ``env.move_cost = c`` and ``train.seed = s`` (a finished run with
+the same settings is reused; ``--fresh`` retrains), evaluates each on the held-out tracks, and
+plays ``greedy_hysteresis`` at every threshold of :data:`rlimpro.evaluate.THRESHOLDS`. It prints
+one table per synth (mean and spread over seeds) and writes ``out/bench/musicality_<synth>.png``:
+nRMSE against the smoothed target over moves per second. Lower-left is better: where the
+agent's curve lies below the heuristic's, RL earns its keep.
+
+Run: ``.venv/bin/python benchmarks/musicality.py [--synths fm] [--costs 0 0.2 0.5 1] [--seeds 0]``
+(each run trains for ``train.total_timesteps``, ~3 min on one core for fm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _runs import ROOT, trained
+from rlimpro.evaluate import evaluate_run, heldout, hysteresis_curve
+from rlimpro.layout import Layout, eval_dir
+
+KEYS = ("nrmse", "nrmse_smooth", "moves_per_s", "reversals_per_s", "lag_frames")
+
+
+def run_id(cost: float, seed: int, steps: int | None) -> str:
+    """The ad-hoc run's name."""
+    return f"bench-cost{cost:g}-seed{seed}" + (f"-steps{steps}" if steps else "")
+
+
+def agent_run(synth: str, cost: float, seed: int, steps: int | None, fresh: bool) -> dict:
+    """Train (or reuse) and evaluate one agent; return its ``overall`` metrics."""
+    def change(params: dict) -> None:
+        params["env"]["move_cost"] = cost
+        params["train"]["seed"] = seed
+        params["train"]["total_timesteps"] = steps or params["train"]["total_timesteps"]
+
+    run = trained(synth, run_id(cost, seed, steps), change, fresh)
+    metrics = eval_dir(run) / "metrics.json"
+    if fresh or not metrics.is_file() or metrics.stat().st_mtime < (run / "model.zip").stat().st_mtime:
+        evaluate_run(run, ROOT)
+    return json.loads(metrics.read_text())["overall"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--synths", nargs="+", default=["fm"])
+    ap.add_argument("--costs", nargs="+", type=float, default=[0.0, 0.2, 0.5, 1.0])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--steps", type=int, default=None, help="training steps (default: params.yaml's)")
+    ap.add_argument("--fresh", action="store_true", help="retrain runs that already exist")
+    args = ap.parse_args()
+    out = ROOT / "out" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"# musicality benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    for synth in args.synths:
+        agents = {c: [agent_run(synth, c, s, args.steps, args.fresh) for s in args.seeds] for c in args.costs}
+        h = heldout(Layout(ROOT).run(synth, run_id(args.costs[0], args.seeds[0], args.steps)), ROOT)
+        curve = hysteresis_curve(h)
+        print(f"\n## {synth} (held-out tracks; agent: mean ± spread over seeds {args.seeds})")
+        print("| policy | setting | nRMSE | nRMSE smoothed | moves/s | reversals/s (steady) | lag |")
+        print("|---|---|---|---|---|---|---|")
+        for cost, runs in agents.items():
+            cells = []
+            for key in KEYS:
+                values = np.array([r["agent"][key] if r["agent"][key] is not None else np.nan for r in runs], float)
+                cells.append(f"{np.nanmean(values):.3f} ± {np.nanmax(values) - np.nanmin(values):.3f}"
+                             if len(values) > 1 else f"{values[0]:.3f}")
+            print(f"| agent | move_cost {cost:g} | " + " | ".join(cells) + " |")
+        for point in curve:
+            print(f"| greedy_hysteresis | threshold {point['threshold']:g} | "
+                  + " | ".join(f"{point[k]:.3f}" if point[k] is not None else "n/a" for k in KEYS) + " |")
+        if len(agents) > 1:  # a curve needs several costs
+            _plot(out / f"musicality_{synth}.png", synth, agents, curve)
+            print(f"\nwrote {out / f'musicality_{synth}.png'}")
+
+
+def _plot(path: Path, synth: str, agents: dict[float, list[dict]], curve: list[dict]) -> None:
+    """Two panels over moves/s: the error against the smoothed target, and the reversals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, label in zip(axes, ("nrmse_smooth", "reversals_per_s"),
+                              ("nRMSE against the smoothed target (z)", "reversals per second (steady frames)")):
+        ax.plot([p["moves_per_s"] for p in curve], [p[key] for p in curve], "o-", color="C8", ms=4,
+                label="greedy with hysteresis (thresholds)")
+        for p in curve:
+            ax.annotate(f"{p['threshold']:g}", (p["moves_per_s"], p[key]), fontsize=6, color="C8",
+                        xytext=(3, 3), textcoords="offset points")
+        means = [(np.mean([r["agent"]["moves_per_s"] for r in runs]), np.mean([r["agent"][key] for r in runs]))
+                 for runs in agents.values()]
+        ax.plot(*zip(*means), "s-", color="C3", label="agent (move costs)")
+        for (cost, runs), (x, y) in zip(agents.items(), means):
+            ax.scatter([r["agent"]["moves_per_s"] for r in runs], [r["agent"][key] for r in runs], color="C3", s=8, alpha=0.5)
+            ax.annotate(f"{cost:g}", (x, y), fontsize=7, color="C3", xytext=(3, -9), textcoords="offset points")
+        ax.set_xlabel("moves per second (all frames)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{synth}: how close, how busy, how twitchy (held-out tracks; lower-left is better)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

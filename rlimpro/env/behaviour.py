@@ -1,0 +1,76 @@
+"""How the agent hears its target and what a move costs: the formulas every part shares.
+
+- **Target smoothing** (``env.target_smoothing`` = ``a`` in [0, 1)): a one-pole low-pass of
+  the normalised target, ``s_t = float32(a * s_{t-1} + (1 - a) * y_t)``, starting from
+  ``s = 0`` (the corpus mean) at the start of an episode, of a track and on every live reset.
+  Its group delay at low frequencies is ``a / (1 - a)`` frames. The state is rounded to
+  float32 at every step because live hosts carry it as the policy's float32 ``state``; the
+  exported graph does exactly the same arithmetic in float64 (``a * s + (1 - a) * y``).
+- **Intent** ``c`` in [-1, 1] (``env.intent: true``): the agent aims at ``c * s``: 1 imitates,
+  0 holds the centre, -1 mirrors (soft against loud, dark against bright).
+- **Move cost** (``env.move_cost`` times the table's move unit, see
+  :class:`rlimpro.env.core.Imitation`): subtracted from the reward once per parameter that
+  changes in a step. A unit move changes parameter i unless it is pinned at the bound it
+  pushes against: ``(m_i > 0 and p_i < 1) or (m_i < 0 and p_i > 0)``.
+
+The env (numpy), the ``avi`` Q-network (torch) and the exported graph (ONNX) implement these
+three rules; tests hold them equal.
+
+>>> import numpy as np
+>>> smooth(np.zeros(2), np.array([1.0, -2.0]), 0.75)
+array([ 0.25, -0.5 ])
+>>> group_delay(0.75)
+3.0
+>>> moved_params(np.array([[0.0, 0.5]]), np.array([[-1, 1], [1, 0]]))
+array([[1, 1]])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["smooth", "smooth_track", "group_delay", "goal", "moved_params"]
+
+
+def smooth(state: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
+    """One step of the target's one-pole smoothing.
+
+    :param state: previous smoothed target ``[..., F]`` (float64 holding float32 values).
+    :param y: the new normalised target ``[..., F]``.
+    :param a: the pole, ``env.target_smoothing``; 0 returns ``y`` itself (no smoothing, no rounding).
+    :return: the new state, float64 holding float32 values.
+    """
+    if a == 0.0:
+        return np.asarray(y, np.float64)
+    return (a * state + (1.0 - a) * y).astype(np.float32).astype(np.float64)
+
+
+def smooth_track(y: np.ndarray, a: float) -> np.ndarray:
+    """A whole track ``[T, F]`` through :func:`smooth`, from the zero state (as a live host hears it)."""
+    out = np.empty_like(np.asarray(y, np.float64))
+    state = np.zeros(out.shape[1:])
+    for t in range(len(out)):
+        out[t] = state = smooth(state, y[t], a)
+    return out
+
+
+def group_delay(a: float) -> float:
+    """Low-frequency group delay of :func:`smooth` with pole ``a``, in frames."""
+    return a / (1.0 - a)
+
+
+def goal(smoothed: np.ndarray, intent: np.ndarray | float) -> np.ndarray:
+    """What the agent aims at: ``intent * smoothed`` (intent as float32, like the hosts feed it)."""
+    return np.asarray(intent, np.float32).astype(np.float64) * smoothed
+
+
+def moved_params(params: np.ndarray, moves: np.ndarray) -> np.ndarray:
+    """How many parameters each unit move changes.
+
+    :param params: ``[B, N]`` in [0, 1].
+    :param moves: ``[K, N]`` unit moves in {-1, 0, 1}.
+    :return: int ``[B, K]``.
+    """
+    p = np.asarray(params)[:, None, :]
+    m = np.asarray(moves)[None]
+    return (((m > 0) & (p < 1.0)) | ((m < 0) & (p > 0.0))).sum(-1)

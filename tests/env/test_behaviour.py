@@ -1,0 +1,88 @@
+"""Target smoothing, intent and move cost: one definition (rlimpro.env.behaviour), held equal in
+the env (numpy), the afterstate Q-network (torch) and the exported graph (ONNX)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from rlimpro.afterstate import AfterstateQNetwork, grid_spec
+from rlimpro.env.actions import deltas
+from rlimpro.env.behaviour import goal, group_delay, moved_params, smooth, smooth_track
+from rlimpro.env.build import prepare
+from rlimpro.env.gym_env import observation_space
+from rlimpro.errors import RlimproError
+from rlimpro.settings import defaults
+
+
+def _core(root: Path, params: dict, **env: object):
+    params["env"].update(env)
+    return prepare(root, "toy", params).core(num_envs=4, seed=3)
+
+
+def test_smoothing_is_a_one_pole_rounded_to_float32() -> None:
+    y = np.random.default_rng(0).normal(size=(50, 3))
+    out = smooth_track(y, 0.7)
+    state = np.zeros(3)
+    for t in range(50):
+        state = (0.7 * state + 0.3 * y[t]).astype(np.float32).astype(np.float64)
+        np.testing.assert_array_equal(out[t], state)
+    assert out.dtype == np.float64 and np.array_equal(out, out.astype(np.float32))
+    np.testing.assert_array_equal(smooth_track(y, 0.0), y)  # off: the frames themselves
+    # a step settles with the stated group delay: the mean lag of the impulse response
+    impulse = smooth_track(np.r_[[1.0], np.zeros(400)][:, None], 0.6)[:, 0]
+    assert np.isclose((np.arange(401) * impulse).sum() / impulse.sum(), group_delay(0.6), atol=1e-4)
+
+
+def test_env_targets_are_the_smoothed_frames_times_the_intent(toy_project: Path, params: dict) -> None:
+    core = _core(toy_project, params, target_smoothing=0.5, intent=True, target_mode="corpus")
+    core.reset()
+    assert (np.abs(core.intent) <= 1).all() and len(np.unique(core.intent)) == 4  # one intent per env
+    state = smooth(np.zeros_like(core.frame), core.frame, 0.5)
+    np.testing.assert_array_equal(core.target, goal(state, core.intent))
+    stay = np.full(4, (3**3 - 1) // 2)
+    for _ in range(20):
+        obs, *_ = core.step(stay)
+        state = smooth(state, core.frame, 0.5)
+        np.testing.assert_array_equal(core.target, goal(state, core.intent))
+        np.testing.assert_array_equal(obs[:, -1:], core.intent.astype(np.float32))  # the intent is observed
+        assert observation_space(core).contains(obs[0])
+    assert not np.array_equal(core.target, core.frame)
+
+
+def test_move_cost_is_paid_per_moved_parameter(toy_project: Path, params: dict) -> None:
+    cheap = _core(toy_project, params, move_cost=0.0, target_mode="static")
+    dear = _core(toy_project, defaults(), move_cost=0.25, target_mode="static")
+    for core in (cheap, dear):
+        core.reset()
+        core.rows[:] = core.table.nearest_rows(np.array([[0.0, 0.4, 1.0]]))  # two params at a bound
+    up_all = np.full(4, 3**3 - 1)  # +1 on every param: p0 and p1 move, p2 is pinned at 1
+    _, r_cheap, _, _ = cheap.step(up_all)
+    _, r_dear, _, _ = dear.step(up_all)
+    assert 0 < dear.move_unit == cheap.move_unit and dear.move_cost == 0.25 * dear.move_unit
+    np.testing.assert_allclose(r_cheap - r_dear, 2 * dear.move_cost)
+
+
+def test_moved_count_is_the_same_in_numpy_and_torch(toy_project: Path, params: dict) -> None:
+    core = _core(toy_project, params, move_cost=0.1)
+    net = AfterstateQNetwork(observation_space(core), spaces.Discrete(27), torch.nn.Identity(),
+                             core.obs_dim, grid=grid_spec(core, 0.5))
+    rng = np.random.default_rng(1)
+    p = np.where(rng.random((64, 3)) < 0.3, rng.integers(0, 2, (64, 3)), rng.random((64, 3))).astype(np.float32)
+    expected = moved_params(p, deltas(3))
+    got = net.moved(torch.as_tensor(p) < 1.0, torch.as_tensor(p) > 0.0).numpy()
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("key", "value", "match"), [
+    ("target_smoothing", 1.0, "target_smoothing = 1.0; use a pole in"),
+    ("target_smoothing", -0.1, "target_smoothing = -0.1"),
+    ("move_cost", -1.0, "move_cost = -1.0; use a cost >= 0"),
+])
+def test_bad_settings_are_refused(toy_project: Path, params: dict, key: str, value: float, match: str) -> None:
+    with pytest.raises(RlimproError, match=match):
+        _core(toy_project, params, **{key: value})
