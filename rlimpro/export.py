@@ -179,8 +179,11 @@ def _features(g: _Graph, p: str, points: str, cfg: Any, table: Any) -> str:
 
 
 def _intent(g: _Graph) -> str:
-    """The ``intent`` input ``[B, 1]`` as float64, clipped to [-1, 1]."""
-    return g.op("Clip", g.op("Cast", "intent", to=_D), g.const(-1.0), g.const(1.0))
+    """The ``intent`` input as float64 ``[B, 1]``, clipped to [-1, 1]; expanded to the batch of
+    ``target``, so that its default (a [1, 1] initializer) serves a batch of any size."""
+    shape = g.op("Concat", g.op("Shape", "target", start=0, end=1), g.const([1], np.int64), axis=0)
+    intent = g.op("Cast", g.op("Expand", "intent", shape), to=_D)
+    return g.op("Clip", intent, g.const(-1.0), g.const(1.0))
 
 
 def _target(g: _Graph, core: Any) -> tuple[str, str | None]:

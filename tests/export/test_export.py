@@ -107,6 +107,9 @@ def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path, intent: floa
     assert moved > 0  # the agent did something along the track
     live.reset()
     assert not live.state.any()
+    # a caller that feeds only target and params gets the defaults (intent 1, zero state), at any batch
+    batch = live.run_batch(frames[:7], np.repeat(live.params[None], 7, axis=0))
+    assert batch.shape == (7, 3) and np.isfinite(batch).all()
 
 
 def test_parity_check_catches_a_wrong_graph(tmp_path: Path) -> None:
