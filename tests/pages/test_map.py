@@ -172,6 +172,7 @@ def test_a_one_parameter_synth_gets_a_pca_map_that_says_why(tmp_path, browser):
     x, y = page.evaluate("window.rlimproMap.screen(6)")
     box = page.locator("#plot").bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
-    page.wait_for_function("!document.getElementById('player').paused")
+    # paused turns false at play(), before the source is selected: wait until it really plays
+    page.wait_for_function("!document.getElementById('player').paused && document.getElementById('player').currentTime > 0")
     assert page.evaluate("document.getElementById('player').currentSrc").endswith("one_files/clips/00006.ogg")
     assert errors == []
