@@ -14,9 +14,12 @@ ping, bundles, other type tags) goes through :func:`parse_packet`, built on pyth
 True
 >>> parse_packet(encode_message(RESET, [1, 0.5]))  # the slow path: int32 and float32 alike
 (False, [Message(address='/rlimpro/reset', tags='if', args=(1, 0.5))])
->>> parse_packet(b"garbage")
+>>> parse_packet(b"garbage!")
 Traceback (most recent call last):
 rlimpro.live.osc.OscError: neither an OSC message nor a bundle
+>>> parse_packet(packet[:-1])                      # a value cut short
+Traceback (most recent call last):
+rlimpro.live.osc.OscError: 27 bytes: not a multiple of 4
 """
 
 from __future__ import annotations
