@@ -129,6 +129,9 @@ class Oracle:
         self.session = ort.InferenceSession(str(self.model), sess_options=session_options(),
                                             providers=["CPUExecutionProvider"])
         self.params = self.initial.copy()
+        # the optional inputs (docs/protocol.md): the server keeps both like the params
+        self.state = np.zeros((1, info.state_size), np.float32) if info.state_size else None
+        self.intent = None if info.intent_default is None else np.full((1, 1), info.intent_default, np.float32)
 
     def _numbers(self, message: Message, count: int) -> np.ndarray | None:
         if any(tag not in "ifd" for tag in message.tags):
@@ -147,10 +150,15 @@ class Oracle:
             if target is None:
                 return []
             self.counts["targets"] += 1
-            out = self.session.run(["params_next"], {"target": target[None], "params": self.params[None]})[0][0]
-            out = out.astype(np.float32)
-            if math.hypot(*target.tolist(), *out.tolist()) <= TARGET_LIMIT:
+            feeds = {"target": target[None], "params": self.params[None]}
+            feeds.update({} if self.intent is None else {"intent": self.intent})
+            feeds.update({} if self.state is None else {"state": self.state})
+            outputs = self.session.run(["params_next"] + (["state_next"] if self.state is not None else []), feeds)
+            out = outputs[0][0].astype(np.float32)
+            state = outputs[1] if self.state is not None else np.zeros((1, 0), np.float32)
+            if math.hypot(*target.tolist(), *out.tolist(), *state[0].tolist()) <= TARGET_LIMIT:
                 self.params = out
+                self.state = state if self.state is not None else None
                 self.counts["sent"] += 1
                 return [(osc.PARAMS, tuple(out.tolist()))]
             self.counts["bad_value" if not math.hypot(*target.tolist()) <= TARGET_LIMIT else "bad_output"] += 1
@@ -158,12 +166,14 @@ class Oracle:
         if message.address == osc.RESET:
             if not message.tags:
                 self.params = self.initial.copy()
+                self._zero_state()
                 self.counts["resets"] += 1
                 return []
             values = self._numbers(message, self.n_params)
             if values is not None:
                 if np.isfinite(values).all():
                     self.params = np.clip(values, 0.0, 1.0).astype(np.float32)
+                    self._zero_state()
                     self.counts["resets"] += 1
                 else:
                     self.counts["bad_value"] += 1
@@ -171,8 +181,20 @@ class Oracle:
         if message.address == osc.PING:
             self.counts["pings"] += 1
             return [(osc.PONG, (self.synth, self.n_params, self.n_features))]
-        self.counts["unknown_address"] += 1  # /rlimpro/intent included: these policies have no intent input
+        if message.address == osc.INTENT and self.intent is not None:
+            value = self._numbers(message, 1)
+            if value is not None:
+                if np.isfinite(value[0]):
+                    self.intent[0, 0] = min(max(float(value[0]), -1.0), 1.0)
+                else:
+                    self.counts["bad_value"] += 1
+            return []
+        self.counts["unknown_address"] += 1  # /rlimpro/intent too, for a policy without the input
         return []
+
+    def _zero_state(self) -> None:
+        if self.state is not None:
+            self.state[:] = 0.0
 
     def packet(self, messages: list[Message] | None, *, bundle: bool = False, kind: str = "malformed") -> list[tuple[str, tuple]]:
         """Apply one packet: ``messages=None`` is dropped whole and counted under ``kind``."""
