@@ -13,8 +13,9 @@ feeds only ``target`` and ``params`` gets them. It is assembled from three parts
    Gather on the mixed-radix grid index, or multilinear interpolation over the 2**N cell
    corners when the run used it — the one-step neighbour distances, clipping), cast to
    float32 as the env does;
-2. the SB3 policy network exported by ``torch.onnx.export`` (dynamo, weights inlined); for
-   ``avi`` runs only the Q-network's head, fed with the observation's parts directly;
+2. the algorithm's network (its export hook, :mod:`rlimpro.algos`) exported by
+   ``torch.onnx.export`` (dynamo, weights inlined); for ``avi`` runs only the Q-network's
+   head, fed with the observation's parts directly;
 3. the deterministic action and its decoding as :func:`rlimpro.env.actions.decode` does it
    (argmax → -step/0/+step per parameter; per-parameter argmax for MultiDiscrete; clipped
    delta for continuous), clipped to [0, 1], cast to float32.
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from rlimpro import __version__
+from rlimpro.algos import algorithm
 from rlimpro.atomic import atomic_path
 from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout
@@ -49,60 +51,6 @@ _D, _F, _I = 11, 1, 7  # onnx TensorProto DOUBLE, FLOAT, INT64
 
 
 # --- the policy network -------------------------------------------------------------------
-def _network_module(model: Any) -> Any:
-    """A torch module ``obs -> net_out``: Q-values, logits or the deterministic action."""
-    import torch
-    from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
-
-    policy = model.policy
-
-    class Net(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.policy = policy
-
-        def forward(self, obs: torch.Tensor) -> torch.Tensor:
-            p = self.policy
-            if isinstance(model, DQN):
-                return p.q_net(obs)
-            if isinstance(model, (PPO, A2C)):
-                features = p.extract_features(obs)
-                latent = p.mlp_extractor.forward_actor(features if p.share_features_extractor else features[0])
-                return p.action_net(latent)
-            if isinstance(model, SAC):
-                actor = p.actor
-                latent = actor.latent_pi(actor.extract_features(obs, actor.features_extractor))
-                return torch.tanh(actor.mu(latent))
-            if isinstance(model, TD3):
-                return p.actor(obs)
-            raise RlimproError(f"cannot export a {type(model).__name__} model; supported: DQN, PPO, A2C, SAC, TD3")
-
-    return Net().eval()
-
-
-def _afterstate_head(model: Any) -> Any:
-    """A torch module ``(x [B, F(+1)], d [B, K], rows [B, K], moved [B, K]) -> Q [B, K]`` of an ``avi`` model.
-
-    It is :meth:`~rlimpro.afterstate.AfterstateQNetwork.q_values`: the Q-network's forward
-    minus the observation slicing and the grid arithmetic, as the graph already has the
-    normalised target, the neighbour distances and the rows those moves land on (it needs them
-    for the distances).
-    """
-    import torch
-
-    q_net = model.policy.q_net
-
-    class Head(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.q_net = q_net
-
-        def forward(self, x: torch.Tensor, d: torch.Tensor, rows: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
-            return self.q_net.q_values(x, d, rows, moved)
-
-    return Head().eval()
-
-
 def _export_network(module: Any, inputs: dict[str, Any]) -> Any:
     """``module`` as an onnx ModelProto with the given example inputs (batch axis 0 dynamic) and output ``net_out``."""
     import torch
@@ -239,7 +187,7 @@ def _observation(g: _Graph, core: Any) -> tuple[str, str]:
 
 
 def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str]:
-    """The inputs of :func:`_afterstate_head` as the observation holds them; returns (inputs, moved
+    """The inputs of ``avi``'s export hook (:meth:`rlimpro.algos.avi._AVI.export_module`) as the observation holds them; returns (inputs, moved
     params ``[B, K, N]`` float64: row a is where action a leads, as ``decode`` computes it).
 
     ``x`` is the observation's target part (float64, clipped, cast to float32), with the intent
@@ -297,28 +245,21 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
 
     :param core: an :class:`rlimpro.env.core.Imitation` built from the run (the observation's definition).
     :param model: the SB3 model.
-    :param metadata: metadata_props (see :func:`policy_metadata`).
+    :param metadata: metadata_props (see :func:`policy_metadata`); its ``algo`` names the algorithm.
     :return: a checked ModelProto.
     """
     import onnx
-    import torch
     from onnx import compose, helper
 
-    from rlimpro.afterstate import AfterstateDQN
-
     pre, post = _Graph("obs/"), _Graph("act/")
-    avi = isinstance(model, AfterstateDQN)
-    if avi:
+    algo = algorithm(metadata["algo"])
+    afterstate = algo.policy == "afterstate"
+    if afterstate:
         inputs, moved = _afterstate_inputs(pre, core)
-        k, f = len(core.moves), len(core.cfg.features) * (2 if core.lead else 1) + (1 if core.cfg.intent else 0)
-        module, examples = _afterstate_head(model), {"x": torch.zeros(1, f), "d": torch.zeros(1, k),
-                                                     "rows": torch.zeros(1, k, dtype=torch.int64),
-                                                     "moved": torch.zeros(1, k)}
     else:
         obs, p = _observation(pre, core)
         inputs = {"obs": obs}
-        module, examples = _network_module(model), {"obs": torch.zeros(1, core.obs_dim)}
-    net = compose.add_prefix(_export_network(module, examples), "net/")
+    net = compose.add_prefix(_export_network(*algo.export_module(model, core)), "net/")
     net_nodes = list(net.graph.node)
     ours = {f"net/{name}": tensor for name, tensor in inputs.items()}
     for node in net_nodes:  # the network reads our tensors
@@ -326,7 +267,7 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
         # torch's debug notes (stack traces with this checkout's path and line numbers) would make
         # the file depend on where and from which source line it was exported
         del node.metadata_props[:]
-    if avi:
+    if afterstate:
         _choose(post, "net/net_out", moved)
     else:
         _decode(post, "net/net_out", p, core.cfg)
@@ -432,13 +373,6 @@ def _samples(core: Any, n: int, corpus: np.ndarray | None, seed: int) -> tuple[n
     return target.astype(np.float32), params.astype(np.float32)
 
 
-def _net_outputs(model: Any, obs: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        return _network_module(model)(torch.as_tensor(obs)).numpy()
-
-
 def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, corpus: np.ndarray | None = None,
                  seed: int = 0, tol: float = 1e-5) -> Parity:
     """Compare ``path`` with ``model.predict(obs, deterministic=True)`` + the env's decoder.
@@ -451,6 +385,7 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
     :param tol: allowed difference for continuous actions.
     """
     import onnxruntime as ort
+    import torch
 
     from rlimpro.env.actions import decode
     from rlimpro.env.behaviour import goal, smooth
@@ -481,7 +416,9 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
         raise RlimproError(f"{Path(path).name}: the exported smoothing disagrees with the env's; please report this")
     ties = 0
     if len(bad) and not continuous:
-        out = _net_outputs(model, obs[bad])
+        algo = algorithm(session.get_modelmeta().custom_metadata_map["algo"])
+        with torch.no_grad():
+            out = algo.network(model)(torch.as_tensor(obs[bad])).numpy()
         if core.cfg.action_space == "multidiscrete":
             out = out.reshape(len(bad), core.cfg.n_params, 3)
         top2 = np.sort(out, axis=-1)[..., -2:]

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from rlimpro.descriptors.framing import HOP, SR, WINDOW
 from rlimpro.errors import RlimproError
 
-__all__ = ["ACTION_SPACES", "ALGOS", "NEIGHBOURS", "REWARDS", "TARGET_MODES", "Params", "defaults", "validate"]
+__all__ = ["ACTION_SPACES", "NEIGHBOURS", "REWARDS", "TARGET_MODES", "Params", "defaults", "validate"]
 
 Algo = Literal["avi", "dqn", "ppo", "a2c", "sac", "td3"]
 ActionSpace = Literal["discrete", "multidiscrete", "continuous"]
@@ -47,15 +47,6 @@ ACTION_SPACES: tuple[str, ...] = typing.get_args(ActionSpace)
 TARGET_MODES: tuple[str, ...] = typing.get_args(TargetMode)
 NEIGHBOURS: tuple[str, ...] = typing.get_args(Neighbours)
 REWARDS: tuple[str, ...] = typing.get_args(Reward)
-#: algorithm -> the action spaces it supports
-ALGOS: dict[str, tuple[str, ...]] = {
-    "avi": ("discrete",),
-    "dqn": ("discrete",),
-    "ppo": ACTION_SPACES,
-    "a2c": ACTION_SPACES,
-    "sac": ("continuous",),
-    "td3": ("continuous",),
-}
 
 #: field metadata: synth name -> partial section of the enclosing class (``<section>.synths``)
 OVERRIDES = {"overrides": True}

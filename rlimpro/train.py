@@ -26,15 +26,15 @@ from typing import Any
 import numpy as np
 
 from rlimpro import __version__
+from rlimpro.algos import algorithm
 from rlimpro.atomic import atomic_path, write_json
 from rlimpro.env.build import Setup, prepare
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.targets import Normalisation
 from rlimpro.errors import RlimproError
 from rlimpro.layout import MAIN_RUN, Layout
-from rlimpro.settings import ALGOS
 
-__all__ = ["ALGOS", "Run", "load_run", "run_dir_for", "train"]
+__all__ = ["Run", "load_run", "run_dir_for", "train"]
 
 
 @dataclass
@@ -74,15 +74,7 @@ class Run:
 
     def load_model(self) -> Any:
         """The trained SB3 model (CPU)."""
-        return _algo_class(self.algo).load(self.model_path, device="cpu")
-
-
-def _algo_class(algo: str) -> Any:
-    import stable_baselines3 as sb3
-
-    from rlimpro.afterstate import AfterstateDQN
-
-    return {"avi": AfterstateDQN, "dqn": sb3.DQN, "ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3}[algo]
+        return algorithm(self.algo).model_class().load(self.model_path, device="cpu")
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -107,12 +99,13 @@ def run_dir_for(root: str | Path, synth: str, run_id: str | None, algo: str) -> 
 def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, Any]:
     train_sec = setup.sections["train"]
     tpath = Layout(root).lookup(setup.cfg.synth)
-    algo, core = train_sec["algo"], setup.core()
+    algo, core = algorithm(train_sec["algo"], setup.cfg.action_space), setup.core()
+    algo.check(core)
     return {
         "rlimpro_version": __version__,
         "synth": setup.cfg.synth,
         "profile": setup.sections["profile"],
-        "algo": algo,
+        "algo": algo.name,
         "action_space": setup.cfg.action_space,
         "step": setup.cfg.step,
         "features": setup.cfg.features,
@@ -120,7 +113,7 @@ def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, A
         "initial_params": setup.cfg.initial_params,
         "interpolate": setup.cfg.interpolate,
         "obs_dim": core.obs_dim,
-        "policy": _policy_kind(core, algo),
+        "policy": algo.policy,
         "table": {"path": str(tpath.relative_to(root)), "sha256": setup.table.sha256,
                   "n_params": setup.table.n_params, "subdiv": setup.table.subdiv},
         "corpus": setup.cfg.corpus,
@@ -129,16 +122,6 @@ def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, A
         "train": train_sec,
         "evaluate": setup.sections["evaluate"],
     }
-
-
-def _policy_kind(core: Any, algo: str) -> str:
-    """``afterstate`` (``avi``: Q = reward read off the observation + afterstate value) or ``mlp``."""
-    if algo != "avi":
-        return "mlp"
-    if core.cfg.neighbours != "all" or not core.on_grid:
-        raise RlimproError("params.yaml: train.algo avi needs env.neighbours: all, discrete actions, "
-                           "interpolate: false and a whole number of env.step_cells")
-    return "afterstate"
 
 
 def _config_hash(config: dict[str, Any], norm: Normalisation) -> str:
@@ -201,25 +184,6 @@ def _callback(checkpoints: _Checkpoints, every: int, curve: list[dict[str, float
     return _Cb()
 
 
-def _make_model(config: dict[str, Any], setup: Setup, env: Any, tb_dir: Path) -> Any:
-    train_sec = config["train"]
-    algo = config["algo"]
-    kwargs = dict(train_sec["algos"][algo])
-    policy_kwargs = dict(train_sec["policy_kwargs"])
-    policy, afterstate = "MlpPolicy", config["policy"] == "afterstate"
-    if afterstate:
-        from rlimpro.afterstate import grid_spec
-
-        core = setup.core()
-        gamma = float(kwargs.get("gamma", 0.99))  # a free-form SB3 kwarg: SB3's own default when absent
-        policy, policy_kwargs["grid"] = "AfterstatePolicy", grid_spec(core, gamma)
-    model = _algo_class(algo)(policy, env, seed=train_sec["seed"], device="cpu",
-                              tensorboard_log=str(tb_dir), policy_kwargs=policy_kwargs or None, verbose=0, **kwargs)
-    if afterstate:
-        model.attach(core.points, core.weights)
-    return model
-
-
 def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str | None = MAIN_RUN,
           profile: str | None = None) -> list[Path]:
     """Train an agent for ``synth`` as params.yaml says; resume from a matching checkpoint.
@@ -236,13 +200,10 @@ def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str |
     root = Path(root)
     setup = prepare(root, synth, params, profile)
     config = _run_config(setup, root, params)
-    algo, space = config["algo"], config["action_space"]
-    if algo not in ALGOS or space not in ALGOS[algo]:
-        allowed = ", ".join(f"{a}: {'/'.join(s)}" for a, s in ALGOS.items())
-        raise RlimproError(f"params.yaml: train.algo {algo!r} with action_space {space!r} is not supported ({allowed})")
+    algo = algorithm(config["algo"])
     train_sec = config["train"]
     total, seed = train_sec["total_timesteps"], train_sec["seed"]
-    run = run_dir_for(root, synth, run_id, algo)
+    run = run_dir_for(root, synth, run_id, algo.name)
     run.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(train_sec["torch_threads"])
 
@@ -255,9 +216,9 @@ def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str |
         for stale in ("model.zip", "train_stats.json"):
             (run / stale).unlink(missing_ok=True)
         shutil.rmtree(tb_dir, ignore_errors=True)
-        model, done = _make_model(config, setup, env, tb_dir), 0
+        model, done = algo.make_model(setup.core(), env, train_sec, tb_dir), 0
     else:
-        model = _algo_class(algo).load(resume[0], env=env, device="cpu", tensorboard_log=str(tb_dir))
+        model = algo.model_class().load(resume[0], env=env, device="cpu", tensorboard_log=str(tb_dir))
         if resume[1] is not None:
             model.load_replay_buffer(resume[1])
         done = resume[2]
@@ -273,7 +234,7 @@ def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str |
     wall = time.perf_counter() - start
     with atomic_path(run / "model.zip") as tmp:
         model.save(tmp)
-    stats = {"algo": algo, "timesteps": int(model.num_timesteps), "resumed_from": done,
+    stats = {"algo": algo.name, "timesteps": int(model.num_timesteps), "resumed_from": done,
              "wall_time_s": round(wall, 2), "steps_per_s": round((model.num_timesteps - done) / max(wall, 1e-9), 1),
              "curve": curve, "config_hash": key}
     write_json(run / "train_stats.json", stats)

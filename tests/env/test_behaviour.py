@@ -10,7 +10,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from rlimpro.afterstate import AfterstateQNetwork, grid_spec
+from rlimpro.algos.avi.afterstate import AfterstateQNetwork, grid_spec
 from rlimpro.env.actions import deltas
 from rlimpro.env.behaviour import goal, group_delay, moved_params, smooth, smooth_track
 from rlimpro.env.build import prepare

@@ -15,7 +15,8 @@ import yaml
 
 from rlimpro.errors import RlimproError
 from rlimpro.params import load_params
-from rlimpro.settings import ALGOS, Algo, Algos, defaults, validate
+from rlimpro.algos import ALGOS
+from rlimpro.settings import ACTION_SPACES, Algo, Algos, defaults, validate
 
 REPO = Path(__file__).resolve().parents[2]
 #: project data, not knobs: the schema's default is empty, the shipped file fills them in
@@ -65,6 +66,7 @@ def test_defaults_validate_to_themselves() -> None:
 
 def test_one_algorithm_list() -> None:
     assert list(ALGOS) == list(typing.get_args(Algo)) == [f.name for f in __import__("dataclasses").fields(Algos)]
+    assert all(a.spaces and set(a.spaces) <= set(ACTION_SPACES) for a in ALGOS.values())
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:

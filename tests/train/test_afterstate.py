@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlimpro.afterstate import AfterstateDQN, grid_spec
+from rlimpro.algos.avi.afterstate import AfterstateDQN, grid_spec
 from rlimpro.env import prepare
 from rlimpro.env.actions import deltas
 from rlimpro.env.behaviour import moved_params

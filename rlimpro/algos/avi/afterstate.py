@@ -41,7 +41,7 @@ from torch.nn.functional import embedding
 
 from rlimpro.env.actions import deltas
 
-__all__ = ["AfterstateDQN", "AfterstatePolicy", "AfterstateQNetwork", "grid_spec"]
+__all__ = ["AfterstateDQN", "AfterstateHead", "AfterstatePolicy", "AfterstateQNetwork", "grid_spec"]
 
 
 def grid_spec(core: Any, gamma: float) -> dict[str, Any]:
@@ -170,6 +170,20 @@ class AfterstateQNetwork(QNetwork):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return {**super()._get_constructor_parameters(), "grid": self.grid}
+
+
+class AfterstateHead(th.nn.Module):
+    """:meth:`AfterstateQNetwork.q_values` ``(x, d, rows, moved) -> Q [B, K]`` as a module: what
+    export puts in ``policy.onnx``. It is the Q-network's forward minus the observation slicing
+    and the grid arithmetic, as the graph already has the normalised target, the neighbour
+    distances and the rows the moves land on (it needs them for the distances)."""
+
+    def __init__(self, q_net: AfterstateQNetwork) -> None:
+        super().__init__()
+        self.q_net = q_net
+
+    def forward(self, x: th.Tensor, d: th.Tensor, rows: th.Tensor, moved: th.Tensor) -> th.Tensor:
+        return self.q_net.q_values(x, d, rows, moved)
 
 
 class AfterstatePolicy(DQNPolicy):
