@@ -13,7 +13,7 @@
    80,
    80,
    980,
-   360
+   400
   ],
   "bglocked": 0,
   "openinpresentation": 0,
@@ -176,7 +176,7 @@
      "numoutlets": 0,
      "patching_rect": [
       400,
-      110,
+      150,
       150,
       22
      ],
@@ -205,7 +205,7 @@
      "numoutlets": 0,
      "patching_rect": [
       620,
-      20,
+      240,
       320,
       110
      ],
@@ -236,7 +236,7 @@
      "numoutlets": 0,
      "patching_rect": [
       400,
-      140,
+      180,
       320,
       40
      ],
@@ -257,6 +257,79 @@
       22
      ],
      "text": "print rlimpro-features"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-17",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      615,
+      20,
+      260,
+      22
+     ],
+     "text": "intent: -1 mirror · 0 hold · 1 imitate"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-18",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      700,
+      50,
+      80,
+      22
+     ],
+     "text": "loadmess set 1",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-19",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      615,
+      80,
+      60,
+      22
+     ],
+     "format": 6,
+     "minimum": -1.0,
+     "maximum": 1.0,
+     "parameter_enable": 0,
+     "outlettype": [
+      "",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-20",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      615,
+      115,
+      120,
+      22
+     ],
+     "text": "/rlimpro/intent $1",
+     "outlettype": [
+      ""
+     ]
     }
    }
   ],
@@ -361,6 +434,42 @@
     "patchline": {
      "source": [
       "obj-8",
+      0
+     ],
+     "destination": [
+      "obj-9",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-18",
+      0
+     ],
+     "destination": [
+      "obj-19",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-19",
+      0
+     ],
+     "destination": [
+      "obj-20",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-20",
       0
      ],
      "destination": [

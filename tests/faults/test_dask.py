@@ -12,25 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.fuzz import tally
-from tests.pipeline.test_prefect import external_cluster, rlimpro, server  # noqa: F401 - `server` is a fixture
+from tests.pipeline.test_prefect import external_cluster, rlimpro, sine_lookup
+from tests.pipeline.test_prefect import server  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_killed_dask_worker_is_retried_to_the_same_table(server: dict[str, str], project: Path,  # noqa: F811
                                                            tmp_path: Path) -> None:
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["synth"]["sine"]["subdiv"] = 6
-    params["render"] = {"chunk_size": 4, "workers": 1}  # 36 points: 9 chunks
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
-    table = project / "00_synths" / "sine" / "lookup.parquet"
-    done = rlimpro("render-lookup", "--synth", "sine", cwd=project, env=server)
-    assert done.returncode == 0, done.stderr
-    reference = table.read_bytes()
-    table.unlink()
+    table, reference = sine_lookup(project, server, chunk_size=4)  # 36 points: 9 chunks
     chunks = project / "00_synths" / "sine" / ".lookup_chunks"
     with external_cluster(server, tmp_path) as (address, env, client):
         pids = client.run(os.getpid)  # worker address -> its process (the nanny restarts it)

@@ -107,6 +107,31 @@ def test_max_live_patch_routes_params_to_the_synth_and_sends_reset_and_ping() ->
     assert (REPO / "max" / "rlimpro-fm~.maxpat").is_file()  # the abstraction Max finds beside the patch
 
 
+def _max_message(text: str, value: float) -> bytes:
+    """What [udpsend] sends when a message box ``text`` gets ``value``: $1 replaced, the first atom
+    the OSC address, the others its arguments (a float atom stays a float: ``f``)."""
+    address, *atoms = text.split()
+    return osc.encode_message(address, [value if atom == "$1" else float(atom) for atom in atoms])
+
+
+def test_max_live_patch_sends_the_intent_dial() -> None:
+    host, port = SERVE_DEFAULTS[:2]
+    boxes, lines = _patch("rlimpro-live.maxpat")
+    send = _by_text(boxes, f"udpsend {host} {port}")
+    dial = _by_text(boxes, "flonum")
+    assert (boxes[dial]["minimum"], boxes[dial]["maximum"]) == (-1.0, 1.0)
+    assert boxes[dial].get("format", 6) == 6  # a float number box: its output is a float atom
+    start = _by_text(boxes, "loadmess set 1")  # shows 1 (imitate, the policy's default) without sending
+    message = _by_text(boxes, f"{osc.INTENT} $1")
+    assert boxes[message]["maxclass"] == "message"
+    assert (start, 0, dial, 0) in lines and (dial, 0, message, 0) in lines and (message, 0, send, 0) in lines
+    assert any(b["maxclass"] == "comment" and b["text"] == "intent: -1 mirror · 0 hold · 1 imitate"
+               for b in boxes.values())
+    for value in (-1.0, -0.25, 0.0, 1.0):
+        assert osc.parse_packet(_max_message(boxes[message]["text"], value)) == (
+            False, [osc.Message(osc.INTENT, "f", (value,))])
+
+
 def _pd_expressions() -> list[str]:
     text = (REPO / "00_synths" / "fm" / "synth.pd").read_text()
     expr = re.search(r"#X obj \d+ \d+ expr (.*?);\n", text, re.S).group(1)

@@ -222,16 +222,24 @@ def test_mapped_tasks_run_on_an_external_dask_cluster(server, reference, corpus_
     assert corpus_outputs(corpus_project) == reference
 
 
-def test_lookup_chunks_run_as_mapped_tasks_on_an_external_dask_cluster(server, project, tmp_path):
+def sine_lookup(project: Path, env: dict[str, str], chunk_size: int) -> tuple[Path, bytes]:
+    """Set the project's sine synth to 36 points (6 subdivisions) rendered in chunks of ``chunk_size``
+    by one worker, render its lookup table with the CLI and delete it; returns (the table's path,
+    the CLI's bytes) for a flow to write again. Shared with tests/faults/test_dask.py."""
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["synth"]["sine"]["subdiv"] = 6
-    params["render"] = {"chunk_size": 8, "workers": 1}  # 36 points: 5 chunks
+    params["render"] = {"chunk_size": chunk_size, "workers": 1}
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     table = project / "00_synths" / "sine" / "lookup.parquet"
-    done = rlimpro("render-lookup", "--synth", "sine", cwd=project, env=server)
+    done = rlimpro("render-lookup", "--synth", "sine", cwd=project, env=env)
     assert done.returncode == 0, done.stderr
     reference = table.read_bytes()
     table.unlink()
+    return table, reference
+
+
+def test_lookup_chunks_run_as_mapped_tasks_on_an_external_dask_cluster(server, project, tmp_path):
+    table, reference = sine_lookup(project, server, chunk_size=8)  # 36 points: 5 chunks
     run = ["pipeline", "run", "render_lookup", "--name", "sine"]
     with external_cluster(server, tmp_path) as (address, env, client):
         done = rlimpro(*run, "--dask-address", address, cwd=project, env=env)
