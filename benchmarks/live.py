@@ -95,7 +95,7 @@ def baseline_server(kind: str, root: Path, run_dir: Path, model: Path, port: int
             target = run.norm.apply(np.asarray(args, np.float64))[None]
             obs = core.observe(state["params"], target)
             action, _ = agent.predict(obs, deterministic=True)
-            state["params"] = decode(action, state["params"], space=run.env.action_space, step=run.env.step)
+            state["params"] = decode(action, state["params"], space=run.env.action_space, step=run.env.step, reach=run.env.reach)
             return state["params"][0].tolist()
     else:
         import onnxruntime as ort

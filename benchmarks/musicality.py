@@ -2,7 +2,8 @@
 hysteresis at several thresholds, on the same held-out tracks (issue 15, docs/training.md).
 
 For each synth it trains ad-hoc runs ``00_synths/<synth>/runs/bench-cost<c>-seed<s>`` with
-params.yaml's settings except ``env.move_cost = c`` and ``train.seed = s`` (a finished run with
+params.yaml's settings except ``env.move_cost = c`` and ``train.seed = s`` (and any
+``--set env.reach=2``-style setting) (a finished run with
 the same settings is reused; ``--fresh`` retrains), evaluates each on the held-out tracks, and
 plays ``greedy_hysteresis`` at every threshold of :data:`rlimpro.evaluate.THRESHOLDS`. It prints
 one table per synth (mean and spread over seeds) and writes ``out/bench/musicality_<synth>.png``:
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from _runs import ROOT, trained
 from rlimpro.evaluate import evaluate_run, heldout, hysteresis_curve
@@ -29,19 +31,24 @@ from rlimpro.layout import Layout, eval_dir
 KEYS = ("nrmse", "nrmse_smooth", "moves_per_s", "reversals_per_s", "lag_frames")
 
 
-def run_id(cost: float, seed: int, steps: int | None) -> str:
+def run_id(cost: float, seed: int, steps: int | None, sets: list[str]) -> str:
     """The ad-hoc run's name."""
-    return f"bench-cost{cost:g}-seed{seed}" + (f"-steps{steps}" if steps else "")
+    label = "".join(f"-{key.split('.')[-1]}{value}" for key, value in (s.split("=", 1) for s in sets))
+    return f"bench-cost{cost:g}-seed{seed}" + (f"-steps{steps}" if steps else "") + label
 
 
-def agent_run(synth: str, cost: float, seed: int, steps: int | None, fresh: bool) -> dict:
+def agent_run(synth: str, cost: float, seed: int, steps: int | None, sets: list[str], fresh: bool) -> dict:
     """Train (or reuse) and evaluate one agent; return its ``overall`` metrics."""
     def change(params: dict) -> None:
-        params["env"]["move_cost"] = cost
+        params["env"]["synths"].setdefault(synth, {})["move_cost"] = cost  # over a per-synth default too
         params["train"]["seed"] = seed
         params["train"]["total_timesteps"] = steps or params["train"]["total_timesteps"]
+        for item in sets:  # section.key=value: a per-synth override, so it wins over params.yaml's own
+            key, value = item.split("=", 1)
+            section, name = key.split(".", 1)
+            params[section]["synths"].setdefault(synth, {})[name] = yaml.safe_load(value)
 
-    run = trained(synth, run_id(cost, seed, steps), change, fresh)
+    run = trained(synth, run_id(cost, seed, steps, sets), change, fresh)
     metrics = eval_dir(run) / "metrics.json"
     if fresh or not metrics.is_file() or metrics.stat().st_mtime < (run / "model.zip").stat().st_mtime:
         evaluate_run(run, ROOT)
@@ -54,14 +61,16 @@ def main() -> None:
     ap.add_argument("--costs", nargs="+", type=float, default=[0.0, 0.2, 0.5, 1.0])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: params.yaml's)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="another setting of the env or train section, e.g. env.reach=2 (repeatable)")
     ap.add_argument("--fresh", action="store_true", help="retrain runs that already exist")
     args = ap.parse_args()
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     print(f"# musicality benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     for synth in args.synths:
-        agents = {c: [agent_run(synth, c, s, args.steps, args.fresh) for s in args.seeds] for c in args.costs}
-        h = heldout(Layout(ROOT).run(synth, run_id(args.costs[0], args.seeds[0], args.steps)), ROOT)
+        agents = {c: [agent_run(synth, c, s, args.steps, args.sets, args.fresh) for s in args.seeds] for c in args.costs}
+        h = heldout(Layout(ROOT).run(synth, run_id(args.costs[0], args.seeds[0], args.steps, args.sets)), ROOT)
         curve = hysteresis_curve(h)
         print(f"\n## {synth} (held-out tracks; agent: mean ± spread over seeds {args.seeds})")
         print("| policy | setting | nRMSE | nRMSE smoothed | moves/s | reversals/s (steady) | lag |")

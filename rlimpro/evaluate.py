@@ -1,7 +1,7 @@
 """Evaluation stage: the agent against baselines on held-out corpus tracks (docs/training.md).
 
 Every policy starts at the run's initial params and plays each held-out track frame by
-frame with the agent's own action set (continuous agents: the baselines use the 3**N unit
+frame with the agent's own action set (continuous agents: the baselines use the (2·reach+1)**N
 moves, a subset of theirs). Error of a frame = agent features at the params chosen after
 seeing the frame, minus the frame (the env's reward convention). nRMSE of a feature is the
 RMSE in normalised units (the run's ``norm.json`` std = 1); ``overall`` is the RMS over the
@@ -36,7 +36,7 @@ from rlimpro.atomic import write_json
 from rlimpro.descriptors.framing import HOP, SR
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
-from rlimpro.env.behaviour import goal, group_delay, smooth_track
+from rlimpro.env.behaviour import charged, goal, group_delay, smooth_track
 from rlimpro.env.config import resolve_sections
 from rlimpro.env.core import Imitation
 from rlimpro.env.table import load_table
@@ -69,7 +69,7 @@ def hysteresis_moves(core: Imitation, params: np.ndarray, targets: np.ndarray, t
 
     :param params: ``[B, N]``; ``targets``: ``[B, F]``; ``thresholds``: ``[B]`` (z units).
     """
-    unit = deltas(core.cfg.n_params).astype(np.float64)
+    unit = deltas(core.cfg.n_params, core.cfg.reach).astype(np.float64)
     d = core.candidates(params, targets, unit)
     best = np.argmin(_tie_break(d, unit), axis=1)
     stay = (len(unit) - 1) // 2
@@ -94,7 +94,7 @@ def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple
             moves = hysteresis_moves(core, params, y, th)
             new = np.clip(params + moves * cfg.step, 0.0, 1.0)
             changed = (np.abs(new - params) > 1e-12).sum(axis=1)
-            total += core.reward(core.distance(core.features(new), y)) - core.move_cost * changed
+            total += core.reward(core.distance(core.features(new), y)) - core.move_cost * charged(changed, cfg.move_cost_per)
             params = new
         frames += len(targets)
     mean = total / max(frames, 1)
@@ -103,35 +103,35 @@ def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple
 
 def _baselines(core: Imitation, rng: np.random.Generator, threshold: float) -> dict[str, Policy]:
     cfg = core.cfg
-    space, n = cfg.action_space, cfg.n_params
-    unit = deltas(n).astype(np.float64)
+    space, n, r = cfg.action_space, cfg.n_params, cfg.reach
+    unit = deltas(n, r).astype(np.float64)
     theta = np.array([threshold])
-    two = (np.stack(np.meshgrid(*[np.arange(-2, 3)] * n, indexing="ij"), -1).reshape(-1, n)).astype(np.float64)
-    action_space = make_space(space, n)
+    two = deltas(n, 2 * r).astype(np.float64)  # where two moves can lead
+    action_space = make_space(space, n, r)
     action_space.seed(int(rng.integers(2**31)))
 
     def random(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
         return np.asarray(action_space.sample())[None]
 
     def hold(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        return stay_action(space, n, 1)
+        return stay_action(space, n, 1, r)
 
     def greedy(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
         best = np.argmin(_tie_break(core.candidates(p, y, unit)[0], unit))
-        return toward(unit[best][None], space)
+        return toward(unit[best][None], space, r)
 
     def greedy_hysteresis(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        return toward(hysteresis_moves(core, p, y, theta), space)
+        return toward(hysteresis_moves(core, p, y, theta), space, r)
 
     def lookahead(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
         best = np.argmin(_tie_break(core.candidates(p, y, two)[0], two))
-        return toward(np.sign(two[best])[None], space)
+        return toward(np.clip(two[best], -r, r)[None], space, r)  # the first of the two moves
 
     def seek(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
         diff = (o - p) / cfg.step
         if space == "continuous":
-            return np.clip(diff, -1.0, 1.0).astype(np.float32)
-        return toward(np.where(np.abs(diff) >= 0.5, np.sign(diff), 0.0), space)
+            return np.clip(diff / r, -1.0, 1.0).astype(np.float32)
+        return toward(np.clip(np.sign(diff) * np.floor(np.abs(diff) + 0.5), -r, r), space, r)
 
     return {"random": random, "hold": hold, "greedy": greedy, "greedy_hysteresis": greedy_hysteresis,
             "lookahead": lookahead, "seek": seek}

@@ -194,8 +194,9 @@ def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str]:
     beside it when the run is conditioned; ``d`` the distance part; ``rows`` the grid rows of
     the moved params, which on the grid are exactly the rows the Q-network derives from the
     observation's params (they differ only where a param sits exactly half-way between two
-    grid points); ``moved`` how many params each move changes (a move changes a param unless
-    the clip pins it at the bound, as :func:`rlimpro.env.behaviour.moved_params`).
+    grid points); ``moved`` how often each move is charged the move cost (a move changes a param
+    unless the clip pins it at the bound, as :func:`rlimpro.env.behaviour.moved_params`; once per
+    move with ``move_cost_per: move``, :func:`rlimpro.env.behaviour.charged`).
     """
     cfg = core.cfg
     c = float(cfg.obs_clip)
@@ -213,6 +214,8 @@ def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str]:
     d = g.op("Cast", g.op("Min", dist, g.const(c)), to=_F)
     changed = g.op("Not", g.op("Equal", nxt, g.op("Unsqueeze", p, g.const([1], np.int64))))
     moved = g.op("ReduceSum", g.op("Cast", changed, to=_F), g.const([-1], np.int64), keepdims=0)
+    if cfg.move_cost_per == "move":
+        moved = g.op("Min", moved, g.const(1.0, np.float32))
     return {"x": x, "d": d, "rows": rows, "moved": moved}, nxt
 
 
@@ -226,16 +229,16 @@ def _decode(g: _Graph, net_out: str, p: str, cfg: Any) -> str:
     """Nodes from the network output to ``params_next``, as ``rlimpro.env.actions.decode``."""
     from rlimpro.env.actions import deltas
 
-    n, space, step = cfg.n_params, cfg.action_space, float(cfg.step)
-    if space == "discrete":  # row a of the table = unit moves of action a, times step
+    n, space, step, r = cfg.n_params, cfg.action_space, float(cfg.step), cfg.reach
+    if space == "discrete":  # row a of the table = the moves of action a, times step
         action = g.op("ArgMax", net_out, axis=1, keepdims=0)
-        delta = g.op("Gather", g.const(deltas(n).astype(np.float64) * step), action, axis=0)
+        delta = g.op("Gather", g.const(deltas(n, r).astype(np.float64) * step), action, axis=0)
     elif space == "multidiscrete":
-        digits = g.op("ArgMax", g.op("Reshape", net_out, g.const([-1, n, 3], np.int64)), axis=2, keepdims=0)
-        delta = g.op("Gather", g.const(np.array([-1.0, 0.0, 1.0]) * step), digits, axis=0)
+        digits = g.op("ArgMax", g.op("Reshape", net_out, g.const([-1, n, 2 * r + 1], np.int64)), axis=2, keepdims=0)
+        delta = g.op("Gather", g.const(np.arange(-r, r + 1, dtype=np.float64) * step), digits, axis=0)
     else:
         moves = g.op("Clip", g.op("Cast", net_out, to=_D), g.const(-1.0), g.const(1.0))
-        delta = g.op("Mul", moves, g.const(step))
+        delta = g.op("Mul", moves, g.const(step * r))
     nxt = g.op("Clip", g.op("Add", p, delta), g.const(0.0), g.const(1.0))
     return g.op("Cast", nxt, out="params_next", to=_F)
 
@@ -327,6 +330,8 @@ def policy_metadata(run: Any, param_names: list[str], analysis: dict[str, Any]) 
         "initial_params": ",".join(repr(float(v)) for v in cfg.initial_params),
         "interpolate": str(bool(cfg.interpolate)).lower(), "neighbours": cfg.neighbours,
         "target_smoothing": repr(float(cfg.target_smoothing)), "move_cost": repr(float(cfg.move_cost)),
+        **({"reach": str(cfg.reach)} if cfg.reach > 1 else {}),
+        **({"move_cost_per": cfg.move_cost_per} if cfg.move_cost_per != "parameter" else {}),
         **({"intent_default": repr(INTENT_DEFAULT)} if cfg.intent else {}),
         **({"state_size": str(len(cfg.features))} if cfg.target_smoothing else {}),
     }
@@ -405,7 +410,7 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
     smoothed = smooth(state.astype(np.float64), y, cfg.target_smoothing)
     obs = core.observe(p64, goal(smoothed, intent), intent, goal(y, intent))
     actions, _ = model.predict(obs, deterministic=True)
-    expected = decode(actions, p64, space=cfg.action_space, step=cfg.step).astype(np.float32)
+    expected = decode(actions, p64, space=cfg.action_space, step=cfg.step, reach=cfg.reach).astype(np.float32)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outputs = session.run(None, feeds)
     got = outputs[0]
@@ -420,7 +425,7 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
         with torch.no_grad():
             out = algo.network(model)(torch.as_tensor(obs[bad])).numpy()
         if core.cfg.action_space == "multidiscrete":
-            out = out.reshape(len(bad), core.cfg.n_params, 3)
+            out = out.reshape(len(bad), core.cfg.n_params, 2 * core.cfg.reach + 1)
         top2 = np.sort(out, axis=-1)[..., -2:]
         gap = (top2[..., 1] - top2[..., 0]).reshape(len(bad), -1).min(axis=1)
         ties = int((gap < 1e-6).sum())

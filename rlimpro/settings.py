@@ -114,6 +114,7 @@ class Env:
     bonus: float = 0.0
     bonus_threshold: float = 0.1
     step_cells: float = 1
+    reach: int = 1
     interpolate: bool = False
     neighbours: Neighbours = "all"
     seek: bool = False
@@ -126,6 +127,7 @@ class Env:
     random_start: bool = True
     target_smoothing: float = 0.6
     move_cost: float = 0.5
+    move_cost_per: Literal["move", "parameter"] = "parameter"
     intent: bool = True
     intent_range: list[float] = _default([-1.0, 1.0])
     synths: dict[str, Env] = _overrides()

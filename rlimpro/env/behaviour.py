@@ -10,8 +10,10 @@
   0 holds the centre, -1 mirrors (soft against loud, dark against bright).
 - **Move cost** (``env.move_cost`` times the table's move unit, see
   :class:`rlimpro.env.core.Imitation`): subtracted from the reward once per parameter that
-  changes in a step. A unit move changes parameter i unless it is pinned at the bound it
-  pushes against: ``(m_i > 0 and p_i < 1) or (m_i < 0 and p_i > 0)``.
+  changes in a step (``env.move_cost_per: parameter``), or once per step in which any
+  parameter changes (``move``: what the musical measure *moves per second* counts). A move
+  changes parameter i unless it is pinned at the bound it pushes against:
+  ``(m_i > 0 and p_i < 1) or (m_i < 0 and p_i > 0)``.
 
 The env (numpy), the ``avi`` Q-network (torch) and the exported graph (ONNX) implement these
 three rules; tests hold them equal.
@@ -21,7 +23,9 @@ three rules; tests hold them equal.
 array([ 0.25, -0.5 ])
 >>> group_delay(0.75)
 3.0
->>> moved_params(np.array([[0.0, 0.5]]), np.array([[-1, 1], [1, 0]]))
+>>> moved_params(np.array([[0.0, 0.5]]), np.array([[-1, 1], [1, 1]]))
+array([[1, 2]])
+>>> charged(np.array([[1, 2]]), "move")
 array([[1, 1]])
 """
 
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["smooth", "smooth_track", "group_delay", "goal", "moved_params"]
+__all__ = ["smooth", "smooth_track", "group_delay", "goal", "moved_params", "charged"]
 
 
 def smooth(state: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
@@ -68,9 +72,15 @@ def moved_params(params: np.ndarray, moves: np.ndarray) -> np.ndarray:
     """How many parameters each unit move changes.
 
     :param params: ``[B, N]`` in [0, 1].
-    :param moves: ``[K, N]`` unit moves in {-1, 0, 1}.
+    :param moves: ``[K, N]`` moves in steps.
     :return: int ``[B, K]``.
     """
     p = np.asarray(params)[:, None, :]
     m = np.asarray(moves)[None]
     return (((m > 0) & (p < 1.0)) | ((m < 0) & (p > 0.0))).sum(-1)
+
+
+def charged(moved: np.ndarray, per: str) -> np.ndarray:
+    """How many times the move cost is charged for ``moved`` changed parameters (any shape):
+    each of them (``per = "parameter"``) or once if any (``"move"``)."""
+    return np.minimum(moved, 1) if per == "move" else moved

@@ -33,10 +33,11 @@ class EnvConfig:
     :param reward: ``linear`` (−d) or ``cubic`` (8·(0.5−d)³).
     :param bonus: added to the reward when d <= ``bonus_threshold``.
     :param action_space: ``discrete``, ``multidiscrete`` or ``continuous``.
-    :param step: largest move per parameter per step, in parameter units.
+    :param step: one step of one parameter, in parameter units.
+    :param reach: a move takes each parameter up to ``reach`` steps (:mod:`rlimpro.env.actions`).
     :param interpolate: multilinear interpolation of the agent's features (else nearest point).
     :param neighbours: extra observation: distances to the target of the one-step neighbours,
-        ``all`` (3**N moves, discrete order), ``axis`` (stay, then +/- each param) or ``none``.
+        ``all`` (every move, discrete order), ``axis`` (stay, then +/- each param) or ``none``.
     :param seek: extra observation: offsets (in steps) to the lookup point nearest the target.
     :param obs_clip: normalised features and distances are clipped to ±obs_clip in observations.
     :param episode_steps: steps per training episode (then truncated).
@@ -49,6 +50,7 @@ class EnvConfig:
     :param target_smoothing: pole of the target's one-pole smoothing (0 = off), see :mod:`rlimpro.env.behaviour`.
     :param move_cost: reward cost per parameter that changes in a step, in units of what one grid
         cell typically changes (:attr:`rlimpro.env.core.Imitation.move_unit`).
+    :param move_cost_per: ``parameter`` (charged per changed parameter) or ``move`` (once per step that changes any).
     :param intent: condition on an intent ``c`` in [-1, 1] (training draws one per episode).
     :param intent_range: the range training draws ``c`` from, uniformly.
     """
@@ -81,6 +83,8 @@ class EnvConfig:
     move_cost: float = 0.0
     intent: bool = False
     intent_range: tuple[float, float] = (-1.0, 1.0)
+    reach: int = 1
+    move_cost_per: str = "parameter"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -145,6 +149,10 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
     if step_cells <= 0:
         raise RlimproError(f"params.yaml: env.step_cells = {step_cells}; use a positive number of grid cells")
     interpolate = env["interpolate"] or space == "continuous"
+    reach = int(env["reach"])
+    if reach < 1 or (reach > 1 and (2 * reach + 1) ** n_params > 4096):
+        raise RlimproError(f"params.yaml: env.reach = {reach} gives {2 * reach + 1}^{n_params} moves per frame; "
+                           f"use a reach >= 1 with at most 4096 moves")
     initial = env["initial_params"]
     initial = [float(initial)] * n_params if not isinstance(initial, list) else [float(v) for v in initial]
     if len(initial) != n_params or not all(0.0 <= v <= 1.0 for v in initial):
@@ -173,4 +181,5 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
         random_start=env["random_start"], corpus=env["corpus"],
         train_tracks=train_tracks, heldout_tracks=heldout_tracks, heldout_split=split,
         target_smoothing=smoothing, move_cost=move_cost, intent=bool(env["intent"]), intent_range=(lo, hi),
+        reach=reach, move_cost_per=env["move_cost_per"],
     )

@@ -9,7 +9,7 @@ Observation (float32), in this order:
 2. target features ``[F]``: the current target, normalised;
 3. current params ``[N]`` in [0, 1];
 4. neighbour distances ``[K]``: weighted distance to the target of the features reached by
-   each one-step move (``neighbours: all`` -> the 3**N discrete moves in action order,
+   each move (``neighbours: all`` -> the (2·reach+1)**N discrete moves in action order,
    ``axis`` -> stay, +p0, -p0, +p1, ...; ``none`` -> nothing);
 5. with ``seek: true``, ``[N]`` offsets ``oracle_params - params`` in units of ``step``,
    clipped to ±obs_clip, where ``oracle_params`` is the grid point nearest to the target
@@ -35,7 +35,7 @@ import numpy as np
 
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import decode, deltas
-from rlimpro.env.behaviour import goal, smooth
+from rlimpro.env.behaviour import charged, goal, smooth
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
 from rlimpro.env.targets import Normalisation
@@ -46,10 +46,10 @@ _STATIC, _DYNAMIC, _CORPUS = 0, 1, 2
 _MODES = {"static": _STATIC, "dynamic": _DYNAMIC, "corpus": _CORPUS}
 
 
-def neighbour_moves(kind: str, n_params: int) -> np.ndarray:
-    """Unit moves ``float64 [K, N]`` whose resulting distances enter the observation."""
+def neighbour_moves(kind: str, n_params: int, reach: int = 1) -> np.ndarray:
+    """Moves in steps ``float64 [K, N]`` whose resulting distances enter the observation."""
     if kind == "all":
-        return deltas(n_params).astype(np.float64)
+        return deltas(n_params, reach).astype(np.float64)
     if kind == "axis":
         eye = np.eye(n_params)
         return np.concatenate([np.zeros((1, n_params)), np.stack([eye, -eye], axis=1).reshape(-1, n_params)])
@@ -74,7 +74,7 @@ class Imitation:
         #: normalised selected features of every lookup point ``[rows, F]``
         self.points = np.ascontiguousarray(norm.apply(table.columns(cfg.features)))
         self.weights = np.asarray(cfg.reward_weights, np.float64)
-        self.moves = neighbour_moves(cfg.neighbours, n)
+        self.moves = neighbour_moves(cfg.neighbours, n, cfg.reach)
         self.lead = bool(cfg.target_smoothing)
         self.obs_dim = 2 * f + n + len(self.moves) + (n if cfg.seek else 0) + (f if self.lead else 0) + (1 if cfg.intent else 0)
         self.grid = table.grid_params(np.arange(table.n_rows))
@@ -88,15 +88,15 @@ class Imitation:
             mix[_CORPUS] = 0.0
         self.mix = mix / mix.sum() if mix.sum() > 0 else np.array([0.0, 1.0, 0.0])
         self.rng = np.random.default_rng(seed)
-        cells = cfg.step * (table.subdiv - 1)
+        cells, b = cfg.step * (table.subdiv - 1), 2 * cfg.reach + 1
         #: discrete moves of whole cells keep params on the grid: state = row, moves = a lookup
         self.on_grid = (cfg.action_space != "continuous" and not cfg.interpolate and abs(cells - round(cells)) < 1e-9
-                        and table.n_rows * 3**n <= 20_000_000)
+                        and table.n_rows * b**n <= 20_000_000)
         if self.on_grid:
-            unit = deltas(n).astype(np.float64)
+            unit = deltas(n, cfg.reach).astype(np.float64)
             self.next_rows = np.stack([table.nearest_rows(self.grid + m * cfg.step) for m in unit], axis=1)
-            self.move_idx = ((self.moves + 1) @ 3 ** np.arange(n - 1, -1, -1)).astype(np.int64)
-            self.pow3 = 3 ** np.arange(n - 1, -1, -1)
+            self.move_idx = ((self.moves + cfg.reach) @ b ** np.arange(n - 1, -1, -1)).astype(np.int64)
+            self.digit_weights = b ** np.arange(n - 1, -1, -1)
         #: mean weighted distance (z) between grid points one cell of one parameter apart
         self.move_unit = self._move_unit()
         #: the reward's cost per parameter that changes in a step (z units of distance)
@@ -177,7 +177,7 @@ class Imitation:
 
     def act(self, actions: np.ndarray, params: np.ndarray) -> np.ndarray:
         """New params ``[B, N]`` after ``actions`` (see :func:`rlimpro.env.actions.decode`)."""
-        return decode(actions, params, space=self.cfg.action_space, step=self.cfg.step)
+        return decode(actions, params, space=self.cfg.action_space, step=self.cfg.step, reach=self.cfg.reach)
 
     # -- stateful env -------------------------------------------------------------------------
     @property
@@ -243,7 +243,7 @@ class Imitation:
         """
         before = self.params
         if self.on_grid:
-            a = actions if self.cfg.action_space == "discrete" else np.asarray(actions) @ self.pow3
+            a = actions if self.cfg.action_space == "discrete" else np.asarray(actions) @ self.digit_weights
             self.rows = self.next_rows[self.rows, np.asarray(a).reshape(-1)]
             agent = self.points[self.rows]
         else:
@@ -252,7 +252,8 @@ class Imitation:
         d = self.distance(agent, self.target)
         reward = self.reward(d)
         if self.move_cost:
-            reward = reward - self.move_cost * (np.abs(self.params - before) > 1e-12).sum(axis=1)
+            changed = (np.abs(self.params - before) > 1e-12).sum(axis=1)
+            reward = reward - self.move_cost * charged(changed, self.cfg.move_cost_per)
         self.t += 1
         self._advance_targets()
         return self.observation(), reward, self.t >= self.cfg.episode_steps, d

@@ -42,7 +42,7 @@ class ImitationEnv(gym.Env):
         assert core.num_envs == 1, "ImitationEnv wraps a batch of one"
         self.core = core
         self.observation_space = observation_space(core)
-        self.action_space = make_space(core.cfg.action_space, core.cfg.n_params)
+        self.action_space = make_space(core.cfg.action_space, core.cfg.n_params, core.cfg.reach)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -66,7 +66,7 @@ class ImitationVecEnv(VecEnv):
         self.core = core
         self.render_mode = None
         self._actions: np.ndarray | None = None
-        super().__init__(core.num_envs, observation_space(core), make_space(core.cfg.action_space, core.cfg.n_params))
+        super().__init__(core.num_envs, observation_space(core), make_space(core.cfg.action_space, core.cfg.n_params, core.cfg.reach))
 
     def reset(self) -> np.ndarray:
         if self._seeds[0] is not None:

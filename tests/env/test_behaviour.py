@@ -12,7 +12,7 @@ from gymnasium import spaces
 
 from rlimpro.algos.avi.afterstate import AfterstateQNetwork, grid_spec
 from rlimpro.env.actions import deltas
-from rlimpro.env.behaviour import goal, group_delay, moved_params, smooth, smooth_track
+from rlimpro.env.behaviour import charged, goal, group_delay, moved_params, smooth, smooth_track
 from rlimpro.env.build import prepare
 from rlimpro.env.gym_env import observation_space
 from rlimpro.errors import RlimproError
@@ -54,9 +54,11 @@ def test_env_targets_are_the_smoothed_frames_times_the_intent(toy_project: Path,
     assert not np.array_equal(core.target, core.frame)
 
 
-def test_move_cost_is_paid_per_moved_parameter(toy_project: Path, params: dict) -> None:
+@pytest.mark.parametrize(("per", "charges"), [("parameter", 2), ("move", 1)])
+def test_move_cost_is_paid_per_moved_parameter_or_per_move(toy_project: Path, params: dict, per: str,
+                                                           charges: int) -> None:
     cheap = _core(toy_project, params, move_cost=0.0, target_mode="static")
-    dear = _core(toy_project, defaults(), move_cost=0.25, target_mode="static")
+    dear = _core(toy_project, defaults(), move_cost=0.25, move_cost_per=per, target_mode="static")
     for core in (cheap, dear):
         core.reset()
         core.rows[:] = core.table.nearest_rows(np.array([[0.0, 0.4, 1.0]]))  # two params at a bound
@@ -64,18 +66,21 @@ def test_move_cost_is_paid_per_moved_parameter(toy_project: Path, params: dict) 
     _, r_cheap, _, _ = cheap.step(up_all)
     _, r_dear, _, _ = dear.step(up_all)
     assert 0 < dear.move_unit == cheap.move_unit and dear.move_cost == 0.25 * dear.move_unit
-    np.testing.assert_allclose(r_cheap - r_dear, 2 * dear.move_cost)
+    np.testing.assert_allclose(r_cheap - r_dear, charges * dear.move_cost)
 
 
-def test_moved_count_is_the_same_in_numpy_and_torch(toy_project: Path, params: dict) -> None:
-    core = _core(toy_project, params, move_cost=0.1)
-    net = AfterstateQNetwork(observation_space(core), spaces.Discrete(27), torch.nn.Identity(),
+@pytest.mark.parametrize(("per", "reach"), [("parameter", 1), ("move", 1), ("parameter", 2), ("move", 2)])
+def test_moved_count_is_the_same_in_numpy_and_torch(toy_project: Path, params: dict, per: str, reach: int) -> None:
+    core = _core(toy_project, params, move_cost=0.1, move_cost_per=per, reach=reach)
+    k = (2 * reach + 1) ** 3
+    net = AfterstateQNetwork(observation_space(core), spaces.Discrete(k), torch.nn.Identity(),
                              core.obs_dim, grid=grid_spec(core, 0.5))
     rng = np.random.default_rng(1)
     p = np.where(rng.random((64, 3)) < 0.3, rng.integers(0, 2, (64, 3)), rng.random((64, 3))).astype(np.float32)
-    expected = moved_params(p, deltas(3))
+    expected = charged(moved_params(p, deltas(3, reach)), per)
     got = net.moved(torch.as_tensor(p) < 1.0, torch.as_tensor(p) > 0.0).numpy()
     np.testing.assert_array_equal(got, expected)
+    assert got.shape == (64, k) and got.max() == (1 if per == "move" else 3)
 
 
 @pytest.mark.parametrize(("key", "value", "match"), [

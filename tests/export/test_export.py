@@ -29,10 +29,15 @@ CONFIGS = [
     pytest.param("ppo", "continuous", True, "all", id="ppo-continuous-interp-all", marks=pytest.mark.slow),
     pytest.param("sac", "continuous", True, "none", id="sac-continuous-interp-none", marks=pytest.mark.slow),
     pytest.param("td3", "continuous", True, "axis", id="td3-continuous-interp-axis", marks=pytest.mark.slow),
+    pytest.param("avi", "discrete", False, "all", {"reach": 2, "move_cost_per": "move"}, id="avi-discrete-reach2-per-move"),
+    pytest.param("ppo", "multidiscrete", False, "all", {"reach": 2}, id="ppo-multidiscrete-nearest-all-reach2",
+                 marks=pytest.mark.slow),
+    pytest.param("sac", "continuous", True, "none", {"reach": 2}, id="sac-continuous-interp-none-reach2",
+                 marks=pytest.mark.slow),
 ]
 
 
-def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: str) -> Path:
+def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: str, env: dict | None = None) -> Path:
     """A synthetic project in ``root`` with a briefly trained run; returns the run folder."""
     write_synthetic_project(root, synth="toy", n_params=3, subdiv=6, n_tracks=3, frames=200)
     params = defaults()
@@ -41,7 +46,8 @@ def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: s
     for name in ("avi", "dqn", "sac", "td3"):
         algos[name]["learning_starts"] = 200
     algos["ppo"].update(n_steps=64, batch_size=64)
-    params["env"].update(interpolate=interpolate, neighbours=neighbours, move_cost=0.1)  # cheap: the brief agent moves
+    params["env"].update(interpolate=interpolate, neighbours=neighbours, move_cost=0.1,  # cheap: the brief agent moves
+                         **(env or {}))
     train("toy", params, root)
     return Layout(root).run("toy")
 
@@ -58,9 +64,11 @@ def _exported_default(root: Path):
     return out, run, core, run.load_model()
 
 
-@pytest.mark.parametrize(("algo", "space", "interpolate", "neighbours"), CONFIGS)
-def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: bool, neighbours: str) -> None:
-    run_dir = _trained(tmp_path, algo, space, interpolate, neighbours)
+@pytest.mark.parametrize(("algo", "space", "interpolate", "neighbours", "env"),
+                         [pytest.param(*c.values, *([{}] * (5 - len(c.values))), id=c.id, marks=c.marks) for c in CONFIGS])
+def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: bool, neighbours: str,
+                            env: dict) -> None:
+    run_dir = _trained(tmp_path, algo, space, interpolate, neighbours, env)
     out, parity = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=10_000)
     assert parity.n == 10_000 and parity.ok, parity
     assert parity.max_abs_diff <= (1e-5 if space == "continuous" else 0.0) or parity.ties
@@ -71,6 +79,8 @@ def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: 
     assert not any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
     meta = {p.key: p.value for p in model.metadata_props}
     assert (meta["algo"], meta["action_space"], meta["synth"], meta["n_params"]) == (algo, space, "toy", "3")
+    assert meta.get("reach", "1") == str(env.get("reach", 1))
+    assert meta.get("move_cost_per", "parameter") == env.get("move_cost_per", "parameter")
     assert meta["features"] == "loudness,centroid,spread,skewness,kurtosis,rolloff,flatness,crest"
     assert sorted(tmp_path.glob("*.onnx")) == [out]  # one file, no external data beside it
     raw = out.read_bytes()  # the same bytes wherever and from whichever source line it is exported

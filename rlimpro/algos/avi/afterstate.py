@@ -12,7 +12,7 @@ an MLP of the target features ``y`` (and, where the env has them, of the unsmoot
 tells where a smoothed target is heading, and of the intent ``c``) with one output per lookup
 row; a move reads
 the last layer's weights of its row only (a Gather), so a decision costs one small MLP plus
-3**N dot products, however large the grid.
+(2·reach+1)**N dot products, however large the grid.
 
 Training keeps DQN's data collection, replay buffer, target network, checkpoints and
 logging, and replaces its one-action TD update with a backup over the grid: for sampled
@@ -56,7 +56,9 @@ def grid_spec(core: Any, gamma: float) -> dict[str, Any]:
             "step_cells": int(round(cfg.step * (table.subdiv - 1))), "distances": 2 * f + n,
             "gamma": float(gamma), "reward": cfg.reward, "bonus": float(cfg.bonus),
             "bonus_threshold": float(cfg.bonus_threshold), "obs_clip": float(cfg.obs_clip),
-            "move_cost": float(core.move_cost), "intent": bool(cfg.intent), "lead": bool(core.lead)}
+            "move_cost": float(core.move_cost), "intent": bool(cfg.intent), "lead": bool(core.lead),
+            **({"reach": cfg.reach} if cfg.reach > 1 else {}),
+            **({"cost_per_move": True} if cfg.move_cost_per == "move" else {})}
 
 
 class AfterstateQNetwork(QNetwork):
@@ -68,11 +70,11 @@ class AfterstateQNetwork(QNetwork):
 
     def __init__(self, *args: Any, grid: dict[str, Any], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        g = self.grid = {"move_cost": 0.0, "intent": False, "lead": False, **grid}  # models saved before these existed
+        g = self.grid = {"move_cost": 0.0, "intent": False, "lead": False, "reach": 1, "cost_per_move": False, **grid}  # keys models may lack
         inputs = g["n_features"] * (2 if g["lead"] else 1) + (1 if g["intent"] else 0)
         self.q_net = th.nn.Sequential(*create_mlp(inputs, g["rows"], self.net_arch, self.activation_fn))
         n = g["n_params"]
-        self.register_buffer("moves", th.as_tensor(deltas(n) * g["step_cells"], dtype=th.float32))
+        self.register_buffer("moves", th.as_tensor(deltas(n, g["reach"]) * g["step_cells"], dtype=th.float32))
         self.register_buffer("radix", th.as_tensor(g["subdiv"] ** np.arange(n - 1, -1, -1), dtype=th.float32))
         self.register_buffer("points", th.zeros(g["rows"], g["n_features"]))
         self.register_buffer("weights", th.zeros(g["n_features"]))
@@ -91,15 +93,17 @@ class AfterstateQNetwork(QNetwork):
         return r
 
     def next_rows(self, cells: th.Tensor) -> th.Tensor:
-        """Rows ``[B, 3**N]`` reached by every move from grid cells ``[B, N]``."""
+        """Rows ``[B, K]`` reached by every move from grid cells ``[B, N]``."""
         top = self.grid["subdiv"] - 1
         return (th.clamp(cells.unsqueeze(1) + self.moves, 0, top) * self.radix).sum(-1).long()
 
     def moved(self, high: th.Tensor, low: th.Tensor) -> th.Tensor:
-        """Parameters changed by each move ``[B, K]`` (float) from where each parameter stands:
-        ``high`` / ``low`` ``[B, N]`` (bool) are true where it can still go up / down."""
+        """How often each move ``[B, K]`` (float) is charged the move cost from where each parameter
+        stands: ``high`` / ``low`` ``[B, N]`` (bool) are true where it can still go up / down
+        (:func:`rlimpro.env.behaviour.charged` of the changed parameters)."""
         up, down = self.moves > 0, self.moves < 0
-        return ((up & high.unsqueeze(1)) | (down & low.unsqueeze(1))).sum(-1).to(th.float32)
+        moved = ((up & high.unsqueeze(1)) | (down & low.unsqueeze(1))).sum(-1).to(th.float32)
+        return th.clamp(moved, max=1.0) if self.grid["cost_per_move"] else moved
 
     def net_input(self, obs: th.Tensor) -> th.Tensor:
         """What ``W`` reads from observations ``[B, D]``: the target ``[B, F]``, then the
