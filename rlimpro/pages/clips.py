@@ -18,10 +18,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from rlimpro.atomic import atomic_path, write_text
 from rlimpro.layout import LOOKUP_FILE, POLICY_FILE
+from rlimpro.pages.ogg import encode
 from rlimpro.parallel import map_parallel
 from rlimpro.synth import BLOCK, Synth, load_synth
 
@@ -91,7 +91,7 @@ def render_clip_job(job: ClipJob) -> int:
     for y, out in zip(audio, job.outs):
         clip = np.clip(np.nan_to_num(y * fade), -1.0, 1.0)
         with atomic_path(out) as tmp:
-            sf.write(tmp, clip, job.sr, format="OGG", subtype="VORBIS")
+            tmp.write_bytes(encode(clip, job.sr))
     return len(job.outs)
 
 

@@ -8,13 +8,14 @@ right, and the parameters from :func:`rlimpro.live.duet.play_policy` over the sa
 
 from __future__ import annotations
 
-import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from rlimpro.pages.ogg import encode
 
 __all__ = ["DuetData", "duet_data"]
 
@@ -68,8 +69,6 @@ def duet_data(model: Path, take: Path, *, root: Path, max_seconds: float) -> Due
     left = compute(stereo[:, 0], sr=sr, window=info.window, hop=info.hop)[:, idx]
     right = compute(stereo[:, 1], sr=sr, window=info.window, hop=info.hop)[:, idx]
     params, _ = play_policy(policy, left.astype(np.float32))
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(stereo, -1.0, 1.0), sr, format="OGG", subtype="VORBIS")
     time = (np.arange(len(left)) * info.hop + info.window / 2) / sr
-    return DuetData(buffer.getvalue(), take.name, len(stereo) / sr, time, list(info.features), left, right,
+    return DuetData(encode(np.clip(stereo, -1.0, 1.0), sr), take.name, len(stereo) / sr, time, list(info.features), left, right,
                     list(info.param_names), params)
