@@ -34,9 +34,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--synth", default="fm")
     ap.add_argument("--intents", nargs="+", type=float, default=[-1.0, -0.5, 0.0, 0.5, 1.0])
+    ap.add_argument("--steps", type=int, default=None,
+                    help="compare a conditioned run trained this many steps (runs/bench-intent-all-steps<N>) "
+                         "instead of the DAG's runs/main; the single-intent runs keep params.yaml's budget")
     ap.add_argument("--fresh", action="store_true", help="retrain the single-intent runs")
     args = ap.parse_args()
     main_run = Layout(ROOT).run(args.synth)
+    if args.steps:
+        def longer(params: dict) -> None:
+            params["train"]["total_timesteps"] = args.steps
+
+        main_run = trained(args.synth, f"bench-intent-all-steps{args.steps}", longer, args.fresh)
     print(f"# intent dial, {args.synth}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("| intent c | conditioned nRMSE | single-intent nRMSE | ratio | within 5 % |")
     print("|---|---|---|---|---|")

@@ -74,7 +74,7 @@ class Run:
 
     def load_model(self) -> Any:
         """The trained SB3 model (CPU)."""
-        return algorithm(self.algo).model_class().load(self.model_path, device="cpu")
+        return algorithm(self.algo).load(self.model_path, device="cpu")
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -218,7 +218,7 @@ def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str |
         shutil.rmtree(tb_dir, ignore_errors=True)
         model, done = algo.make_model(setup.core(), env, train_sec, tb_dir), 0
     else:
-        model = algo.model_class().load(resume[0], env=env, device="cpu", tensorboard_log=str(tb_dir))
+        model = algo.load(resume[0], env=env, device="cpu", tensorboard_log=str(tb_dir))
         if resume[1] is not None:
             model.load_replay_buffer(resume[1])
         done = resume[2]

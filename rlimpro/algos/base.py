@@ -43,6 +43,10 @@ class Algorithm:
 
         return getattr(stable_baselines3, self._sb3_class)
 
+    def load(self, path: Path, **kwargs: Any) -> Any:
+        """A saved model (SB3's ``load`` of :meth:`model_class`, keywords passed on)."""
+        return self.model_class().load(path, **kwargs)
+
     def check(self, core: Any) -> None:
         """Refuse an env this algorithm cannot train on (:class:`~rlimpro.errors.RlimproError`)."""
 

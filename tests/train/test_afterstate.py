@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from rlimpro.algos import ALGOS
 from rlimpro.algos.avi.afterstate import AfterstateDQN, grid_spec
 from rlimpro.env import prepare
 from rlimpro.env.actions import deltas
@@ -85,3 +89,24 @@ def test_avi_survives_save_and_load_and_needs_grid_moves(toy_project: Path, para
     params["env"]["interpolate"] = True
     with pytest.raises(RlimproError, match="avi needs env.neighbours: all"):
         train("toy", params, toy_project)  # refused before anything is written
+
+
+def test_a_run_saved_before_the_model_moved_still_loads(toy_project: Path, params: dict, tmp_path: Path) -> None:
+    """Runs saved when the model lived in ``rlimpro.afterstate`` pickled their policy class there."""
+    model, core = _model(toy_project, params, 0.5)
+    model.save(tmp_path / "m.zip")
+    old = tmp_path / "old.zip"
+    with zipfile.ZipFile(tmp_path / "m.zip") as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            blob = src.read(item)
+            if item.filename == "data":
+                data = json.loads(blob)
+                stale = b"\x80\x02crlimpro.afterstate\nAfterstatePolicy\nq\x00."  # a pickle of the old class path
+                data["policy_class"][":serialized:"] = base64.b64encode(stale).decode()
+                blob = json.dumps(data).encode()
+            dst.writestr(item, blob)
+    with pytest.raises(ModuleNotFoundError):
+        AfterstateDQN.load(old, device="cpu")  # SB3 on its own cannot
+    loaded = ALGOS["avi"].load(old, device="cpu")
+    obs = torch.as_tensor(core.observation())
+    np.testing.assert_array_equal(loaded.q_net(obs).detach().numpy(), model.q_net(obs).detach().numpy())

@@ -22,6 +22,13 @@ class _AVI(QLearning):
 
         return AfterstateDQN
 
+    def load(self, path: Path, **kwargs: Any) -> Any:
+        """A saved model; its policy class is given rather than unpickled, so that runs saved
+        before the model moved here (from ``rlimpro.afterstate``) still load."""
+        from rlimpro.algos.avi.afterstate import AfterstatePolicy
+
+        return super().load(path, custom_objects={"policy_class": AfterstatePolicy}, **kwargs)
+
     def check(self, core: Any) -> None:
         if core.cfg.neighbours != "all" or not core.on_grid:
             raise RlimproError("params.yaml: train.algo avi needs env.neighbours: all, discrete actions, "
