@@ -1,8 +1,10 @@
-"""Fill a page template from ``rlimpro/pages/assets/``: inline its CSS and JS and embed the data as JSON.
+"""Build a page from ``rlimpro/pages/assets/``: inline its CSS and JS and embed the data as JSON.
 
-A template holds ``{{css}}``, ``{{js}}``, ``{{title}}`` and ``{{data}}``; the data goes in a
-``<script type="application/json">`` element, with ``</`` escaped so no value can close it.
-Nothing is fetched at view time: the page works offline from the file system.
+Every page is ``page.html``, the one shell, with ``{{title}}``, ``{{css}}`` (``page.css``, then
+the page's own styles), ``{{body}}`` (the page's body asset, e.g. ``map.html``), ``{{data}}``
+and ``{{js}}``. The data goes in a ``<script type="application/json">`` element, with ``</``
+escaped so no value can close it. Nothing is fetched at view time: the page works offline from
+the file system.
 """
 
 from __future__ import annotations
@@ -42,18 +44,21 @@ def jsonable(value: Any, digits: int = 5) -> Any:
     return value
 
 
-def render_page(template: str, *, title: str, data: dict[str, Any], scripts: list[str], styles: list[str]) -> str:
-    """The page: ``template`` with the named assets inlined and ``data`` embedded."""
+def render_page(body: str, *, title: str, data: dict[str, Any], scripts: list[str], styles: list[str]) -> str:
+    """The page: the shell around the ``body`` asset, with the named assets inlined and ``data`` embedded.
+
+    :param styles: the page's own style sheets (after ``page.css``).
+    """
     payload = json.dumps(jsonable(data), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    page = asset(template)
-    for key, value in (("{{css}}", "\n".join(asset(s) for s in styles)),
+    page = asset("page.html")
+    for key, value in (("{{body}}", asset(body)), ("{{css}}", "\n".join(asset(s) for s in ["page.css", *styles])),
                        ("{{js}}", "\n".join(asset(s) for s in scripts)),
                        ("{{title}}", html.escape(title)), ("{{data}}", payload)):
         page = page.replace(key, value)
     return page
 
 
-def write_page(path: Path, template: str, *, title: str, data: dict[str, Any], scripts: list[str],
-               styles: list[str] = ["page.css"]) -> Path:  # noqa: B006 - read only
-    """Write the filled template to ``path`` atomically and return the path."""
-    return write_text(path, render_page(template, title=title, data=data, scripts=scripts, styles=styles))
+def write_page(path: Path, body: str, *, title: str, data: dict[str, Any], scripts: list[str],
+               styles: list[str]) -> Path:
+    """Write the page (see :func:`render_page`) to ``path`` atomically and return the path."""
+    return write_text(path, render_page(body, title=title, data=data, scripts=scripts, styles=styles))

@@ -136,7 +136,8 @@ def build_report(synth_name: str, out: str | Path, *, root: str | Path = ".", pa
         run_info.pop("config")
     data = {"synth": synth.name, "description": synth.description, "run": run_info, "curves": curves,
             "metrics": metrics, "ratios": ratios, "plots": plots, "duet": duet, "notes": notes}
-    write_page(out, "report.html", title=f"{synth.name}: run report", data=data, scripts=["charts.js", "report.js"])
+    write_page(out, "report.html", title=f"{synth.name}: run report", data=data, scripts=["charts.js", "report.js"],
+               styles=["report.css"])
     return [out]
 
 

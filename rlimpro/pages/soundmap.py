@@ -95,7 +95,7 @@ def build_map(synth_name: str, out: str | Path, *, root: str | Path = ".", param
         "clips": [f"{files.name}/clips/{clip_name(i)}" for i in range(len(points))], "clip_s": settings.clip_s,
         "tracks": paths, "heldout": heldout, "default_track": default_track, "notes": notes,
     }
-    write_page(out, "map.html", title=f"{synth.name}: sound map", data=data, scripts=["map.js"])
+    write_page(out, "map.html", title=f"{synth.name}: sound map", data=data, scripts=["map.js"], styles=["map.css"])
     shutil.rmtree(cache, ignore_errors=True)
     return [out, files]
 
