@@ -36,7 +36,7 @@ from rlimpro.atomic import write_json
 from rlimpro.descriptors.framing import HOP, SR
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
-from rlimpro.env.behaviour import charged, goal, group_delay, smooth_track
+from rlimpro.env.behaviour import goal, group_delay, smooth_track
 from rlimpro.env.config import resolve_sections
 from rlimpro.env.core import Imitation
 from rlimpro.env.table import load_table
@@ -93,8 +93,7 @@ def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple
             y = np.broadcast_to(y, (len(th), len(y)))
             moves = hysteresis_moves(core, params, y, th)
             new = np.clip(params + moves * cfg.step, 0.0, 1.0)
-            changed = (np.abs(new - params) > 1e-12).sum(axis=1)
-            total += core.reward(core.distance(core.features(new), y)) - core.move_cost * charged(changed, cfg.move_cost_per)
+            total += core.reward(core.distance(core.features(new), y)) - core.move_penalty(params, new)
             params = new
         frames += len(targets)
     mean = total / max(frames, 1)

@@ -30,6 +30,7 @@ from rlimpro.algos import algorithm
 from rlimpro.atomic import atomic_path, write_json
 from rlimpro.env.build import Setup, prepare
 from rlimpro.env.config import EnvConfig
+from rlimpro.env.core import Imitation
 from rlimpro.env.targets import Normalisation
 from rlimpro.errors import RlimproError
 from rlimpro.layout import MAIN_RUN, Layout
@@ -96,10 +97,10 @@ def run_dir_for(root: str | Path, synth: str, run_id: str | None, algo: str) -> 
     return Layout(root).run(synth, name)
 
 
-def _run_config(setup: Setup, root: Path, params: dict[str, Any]) -> dict[str, Any]:
+def _run_config(setup: Setup, core: Imitation, root: Path, params: dict[str, Any]) -> dict[str, Any]:
     train_sec = setup.sections["train"]
     tpath = Layout(root).lookup(setup.cfg.synth)
-    algo, core = algorithm(train_sec["algo"], setup.cfg.action_space), setup.core()
+    algo = algorithm(train_sec["algo"], setup.cfg.action_space)
     algo.check(core)
     return {
         "rlimpro_version": __version__,
@@ -199,24 +200,24 @@ def train(synth: str, params: dict[str, Any], root: str | Path, *, run_id: str |
 
     root = Path(root)
     setup = prepare(root, synth, params, profile)
-    config = _run_config(setup, root, params)
-    algo = algorithm(config["algo"])
-    train_sec = config["train"]
+    train_sec = setup.sections["train"]
     total, seed = train_sec["total_timesteps"], train_sec["seed"]
+    env = setup.vec_env(train_sec["n_envs"], seed)
+    config = _run_config(setup, env.core, root, params)
+    algo = algorithm(config["algo"])
     run = run_dir_for(root, synth, run_id, algo.name)
     run.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(train_sec["torch_threads"])
 
     key = _config_hash(config, setup.norm)
     checkpoints = _Checkpoints(run / "checkpoints", key)
-    env = setup.vec_env(train_sec["n_envs"], seed)
     resume = checkpoints.latest()
     tb_dir = run / "tensorboard"
     if resume is None:
         for stale in ("model.zip", "train_stats.json"):
             (run / stale).unlink(missing_ok=True)
         shutil.rmtree(tb_dir, ignore_errors=True)
-        model, done = algo.make_model(setup.core(), env, train_sec, tb_dir), 0
+        model, done = algo.make_model(env.core, env, train_sec, tb_dir), 0
     else:
         model = algo.load(resume[0], env=env, device="cpu", tensorboard_log=str(tb_dir))
         if resume[1] is not None:

@@ -20,7 +20,8 @@ Observation (float32), in this order:
 
 The target the agent sees and is rewarded against is the musician's normalised frame after
 the env's target smoothing, times the intent (:mod:`rlimpro.env.behaviour`); a step's reward
-is the shaped distance minus the move cost per parameter that changed: ``env.move_cost`` times
+is the shaped distance minus the move cost (:meth:`Imitation.move_penalty`: per parameter that
+changed, or once per step that changed any, ``env.move_cost_per``): ``env.move_cost`` times
 :attr:`Imitation.move_unit`, what one grid cell of one parameter typically changes the sound
 (so one setting means the same on a coarse and on a fine grid).
 
@@ -34,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlimpro.descriptors.names import indices
-from rlimpro.env.actions import decode, deltas
+from rlimpro.env.actions import decode, deltas, toward
 from rlimpro.env.behaviour import charged, goal, smooth
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
@@ -95,8 +96,7 @@ class Imitation:
         if self.on_grid:
             unit = deltas(n, cfg.reach).astype(np.float64)
             self.next_rows = np.stack([table.nearest_rows(self.grid + m * cfg.step) for m in unit], axis=1)
-            self.move_idx = ((self.moves + cfg.reach) @ b ** np.arange(n - 1, -1, -1)).astype(np.int64)
-            self.digit_weights = b ** np.arange(n - 1, -1, -1)
+            self.move_idx = toward(self.moves, "discrete", cfg.reach)
         #: mean weighted distance (z) between grid points one cell of one parameter apart
         self.move_unit = self._move_unit()
         #: the reward's cost per parameter that changes in a step (z units of distance)
@@ -145,6 +145,11 @@ class Imitation:
         if self.cfg.bonus:
             r = r + self.cfg.bonus * (d <= self.cfg.bonus_threshold)
         return r
+
+    def move_penalty(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """The reward's move cost ``[B]`` of going from params ``before`` to ``after`` ``[B, N]``."""
+        changed = (np.abs(after - before) > 1e-12).sum(axis=1)
+        return self.move_cost * charged(changed, self.cfg.move_cost_per)
 
     def candidates(self, params: np.ndarray, target: np.ndarray, moves: np.ndarray) -> np.ndarray:
         """Distances ``[B, K]`` to ``target`` after each unit move in ``moves [K, N]``."""
@@ -243,7 +248,8 @@ class Imitation:
         """
         before = self.params
         if self.on_grid:
-            a = actions if self.cfg.action_space == "discrete" else np.asarray(actions) @ self.digit_weights
+            a = actions if self.cfg.action_space == "discrete" else toward(np.asarray(actions) - self.cfg.reach,
+                                                                           "discrete", self.cfg.reach)
             self.rows = self.next_rows[self.rows, np.asarray(a).reshape(-1)]
             agent = self.points[self.rows]
         else:
@@ -252,8 +258,7 @@ class Imitation:
         d = self.distance(agent, self.target)
         reward = self.reward(d)
         if self.move_cost:
-            changed = (np.abs(self.params - before) > 1e-12).sum(axis=1)
-            reward = reward - self.move_cost * charged(changed, self.cfg.move_cost_per)
+            reward = reward - self.move_penalty(before, self.params)
         self.t += 1
         self._advance_targets()
         return self.observation(), reward, self.t >= self.cfg.episode_steps, d

@@ -66,7 +66,8 @@ class ImitationVecEnv(VecEnv):
         self.core = core
         self.render_mode = None
         self._actions: np.ndarray | None = None
-        super().__init__(core.num_envs, observation_space(core), make_space(core.cfg.action_space, core.cfg.n_params, core.cfg.reach))
+        cfg = core.cfg
+        super().__init__(core.num_envs, observation_space(core), make_space(cfg.action_space, cfg.n_params, cfg.reach))
 
     def reset(self) -> np.ndarray:
         if self._seeds[0] is not None:
