@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 
+import yaml
+
 from _runs import ROOT, trained
 from rlimpro.evaluate import agent_policy, heldout, play
 from rlimpro.layout import Layout
@@ -35,16 +37,23 @@ def main() -> None:
     ap.add_argument("--synth", default="fm")
     ap.add_argument("--intents", nargs="+", type=float, default=[-1.0, -0.5, 0.0, 0.5, 1.0])
     ap.add_argument("--steps", type=int, default=None,
-                    help="compare a conditioned run trained this many steps (runs/bench-intent-all-steps<N>) "
-                         "instead of the DAG's runs/main; the single-intent runs keep params.yaml's budget")
+                    help="compare a conditioned run trained this many steps instead of the DAG's runs/main; "
+                         "the single-intent runs keep params.yaml's budget")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="train the conditioned run with another setting too, e.g. env.intent_p=0.03 (repeatable)")
     ap.add_argument("--fresh", action="store_true", help="retrain the single-intent runs")
     args = ap.parse_args()
     main_run = Layout(ROOT).run(args.synth)
-    if args.steps:
-        def longer(params: dict) -> None:
-            params["train"]["total_timesteps"] = args.steps
+    if args.steps or args.sets:
+        def conditioned(params: dict) -> None:
+            params["train"]["total_timesteps"] = args.steps or params["train"]["total_timesteps"]
+            for item in args.sets:
+                key, value = item.split("=", 1)
+                section, name = key.split(".", 1)
+                params[section]["synths"].setdefault(args.synth, {})[name] = yaml.safe_load(value)
 
-        main_run = trained(args.synth, f"bench-intent-all-steps{args.steps}", longer, args.fresh)
+        label = (f"-steps{args.steps}" if args.steps else "") + "".join(f"-{k.split('.')[-1]}{v}" for k, v in (s.split("=", 1) for s in args.sets))
+        main_run = trained(args.synth, f"bench-intent-all{label}", conditioned, args.fresh)
     print(f"# intent dial, {args.synth}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("| intent c | conditioned nRMSE | single-intent nRMSE | ratio | within 5 % |")
     print("|---|---|---|---|---|")

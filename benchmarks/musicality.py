@@ -31,6 +31,13 @@ from rlimpro.layout import Layout, eval_dir
 KEYS = ("nrmse", "nrmse_smooth", "moves_per_s", "reversals_per_s", "lag_frames")
 
 
+def heuristic_at(curve: list[dict], moves_per_s: float) -> float:
+    """greedy_hysteresis's nRMSE against the smoothed target at ``moves_per_s``, linearly
+    interpolated along its threshold curve (clamped to the curve's ends)."""
+    points = sorted((p["moves_per_s"], p["nrmse_smooth"]) for p in curve)
+    return float(np.interp(moves_per_s, *zip(*points)))
+
+
 def run_id(cost: float, seed: int, steps: int | None, sets: list[str]) -> str:
     """The ad-hoc run's name."""
     label = "".join(f"-{key.split('.')[-1]}{value}" for key, value in (s.split("=", 1) for s in sets))
@@ -50,7 +57,9 @@ def agent_run(synth: str, cost: float, seed: int, steps: int | None, sets: list[
 
     run = trained(synth, run_id(cost, seed, steps, sets), change, fresh)
     metrics = eval_dir(run) / "metrics.json"
-    if fresh or not metrics.is_file() or metrics.stat().st_mtime < (run / "model.zip").stat().st_mtime:
+    evaluated = metrics.is_file() and metrics.stat().st_mtime >= max(
+        (run / "model.zip").stat().st_mtime, Path(evaluate_run.__code__.co_filename).stat().st_mtime)
+    if fresh or not evaluated:  # (re)evaluate after training and after the evaluation's code changed
         evaluate_run(run, ROOT)
     return json.loads(metrics.read_text())["overall"]
 
@@ -73,18 +82,22 @@ def main() -> None:
         h = heldout(Layout(ROOT).run(synth, run_id(args.costs[0], args.seeds[0], args.steps, args.sets)), ROOT)
         curve = hysteresis_curve(h)
         print(f"\n## {synth} (held-out tracks; agent: mean ± spread over seeds {args.seeds})")
-        print("| policy | setting | nRMSE | nRMSE smoothed | moves/s | reversals/s (steady) | lag |")
-        print("|---|---|---|---|---|---|---|")
+        print("| policy | setting | nRMSE | nRMSE smoothed | moves/s | reversals/s (steady) | lag "
+              "| heuristic at its moves/s | seeds below it |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for cost, runs in agents.items():
             cells = []
             for key in KEYS:
                 values = np.array([r["agent"][key] if r["agent"][key] is not None else np.nan for r in runs], float)
                 cells.append(f"{np.nanmean(values):.3f} ± {np.nanmax(values) - np.nanmin(values):.3f}"
                              if len(values) > 1 else f"{values[0]:.3f}")
+            heuristic = [heuristic_at(curve, r["agent"]["moves_per_s"]) for r in runs]
+            below = sum(r["agent"]["nrmse_smooth"] < h for r, h in zip(runs, heuristic))
+            cells += [f"{np.mean(heuristic):.3f}", f"{below}/{len(runs)}"]
             print(f"| agent | move_cost {cost:g} | " + " | ".join(cells) + " |")
         for point in curve:
             print(f"| greedy_hysteresis | threshold {point['threshold']:g} | "
-                  + " | ".join(f"{point[k]:.3f}" if point[k] is not None else "n/a" for k in KEYS) + " |")
+                  + " | ".join(f"{point[k]:.3f}" if point[k] is not None else "n/a" for k in KEYS) + " | | |")
         if len(agents) > 1:  # a curve needs several costs
             _plot(out / f"musicality_{synth}.png", synth, agents, curve)
             print(f"\nwrote {out / f'musicality_{synth}.png'}")

@@ -36,7 +36,7 @@ from rlimpro.atomic import write_json
 from rlimpro.descriptors.framing import HOP, SR
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
-from rlimpro.env.behaviour import goal, group_delay, smooth_track
+from rlimpro.env.behaviour import goal, group_delay, last_moves, smooth_track
 from rlimpro.env.config import resolve_sections
 from rlimpro.env.core import Imitation
 from rlimpro.env.table import load_table
@@ -45,7 +45,7 @@ from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout, eval_dir
 from rlimpro.train import Run, load_run
 
-__all__ = ["POLICIES", "BASELINES", "THRESHOLDS", "Heldout", "agent_policy", "evaluate", "evaluate_run", "heldout",
+__all__ = ["POLICIES", "BASELINES", "THRESHOLDS", "Frame", "Heldout", "agent_policy", "evaluate", "evaluate_run", "heldout",
            "hysteresis_curve",
            "play", "rollout", "tune_hysteresis"]
 
@@ -54,8 +54,28 @@ BASELINES = ("random", "hold", "greedy", "greedy_hysteresis", "lookahead", "seek
 THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)
 POLICIES = ("agent", *BASELINES, "oracle")
 
-#: a policy maps (core, params [1, N], target [1, F], oracle row params [1, N]) to actions
-Policy = Callable[[Imitation, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class Frame:
+    """What a policy decides from at one frame of a track, as a live host has it (arrays ``[1, ...]``).
+
+    :param params: where the synth stands ``[1, N]``.
+    :param target: the heard target ``[1, F]``: the normalised frame smoothed, times the intent.
+    :param lead: the frame times the intent, before smoothing ``[1, F]``.
+    :param last: each parameter's last move sign ``[1, N]`` (:func:`rlimpro.env.behaviour.last_moves`).
+    :param oracle: the params of the lookup point nearest the heard target ``[1, N]`` (for ``seek``).
+    """
+
+    params: np.ndarray
+    target: np.ndarray
+    lead: np.ndarray
+    last: np.ndarray
+    oracle: np.ndarray
+
+
+#: a policy maps (core, frame) to actions
+Policy = Callable[[Imitation, Frame], np.ndarray]
 
 
 def _tie_break(d: np.ndarray, moves: np.ndarray) -> np.ndarray:
@@ -89,12 +109,13 @@ def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple
     total, frames = np.zeros(len(th)), 0
     for targets in tracks:
         params = np.repeat(np.asarray(cfg.initial_params, np.float64)[None], len(th), axis=0)
+        last = np.zeros_like(params)
         for y in targets:
             y = np.broadcast_to(y, (len(th), len(y)))
             moves = hysteresis_moves(core, params, y, th)
             new = np.clip(params + moves * cfg.step, 0.0, 1.0)
-            total += core.reward(core.distance(core.features(new), y)) - core.move_penalty(params, new)
-            params = new
+            total += core.reward(core.distance(core.features(new), y)) - core.move_penalty(params, new, last)
+            params, last = new, last_moves(last, params, new)
         frames += len(targets)
     mean = total / max(frames, 1)
     return float(th[int(np.argmax(mean))]), mean
@@ -109,25 +130,25 @@ def _baselines(core: Imitation, rng: np.random.Generator, threshold: float) -> d
     action_space = make_space(space, n, r)
     action_space.seed(int(rng.integers(2**31)))
 
-    def random(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
+    def random(core: Imitation, f: Frame) -> np.ndarray:
         return np.asarray(action_space.sample())[None]
 
-    def hold(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
+    def hold(core: Imitation, f: Frame) -> np.ndarray:
         return stay_action(space, n, 1, r)
 
-    def greedy(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        best = np.argmin(_tie_break(core.candidates(p, y, unit)[0], unit))
+    def greedy(core: Imitation, f: Frame) -> np.ndarray:
+        best = np.argmin(_tie_break(core.candidates(f.params, f.target, unit)[0], unit))
         return toward(unit[best][None], space, r)
 
-    def greedy_hysteresis(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        return toward(hysteresis_moves(core, p, y, theta), space, r)
+    def greedy_hysteresis(core: Imitation, f: Frame) -> np.ndarray:
+        return toward(hysteresis_moves(core, f.params, f.target, theta), space, r)
 
-    def lookahead(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        best = np.argmin(_tie_break(core.candidates(p, y, two)[0], two))
+    def lookahead(core: Imitation, f: Frame) -> np.ndarray:
+        best = np.argmin(_tie_break(core.candidates(f.params, f.target, two)[0], two))
         return toward(np.clip(two[best], -r, r)[None], space, r)  # the first of the two moves
 
-    def seek(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        diff = (o - p) / cfg.step
+    def seek(core: Imitation, f: Frame) -> np.ndarray:
+        diff = (f.oracle - f.params) / cfg.step
         if space == "continuous":
             return np.clip(diff / r, -1.0, 1.0).astype(np.float32)
         return toward(np.clip(np.sign(diff) * np.floor(np.abs(diff) + 0.5), -r, r), space, r)
@@ -141,14 +162,23 @@ def oracle_rows(core: Imitation, targets: np.ndarray, chunk: int = 256) -> np.nd
     return np.concatenate([core.nearest_point(targets[i:i + chunk]) for i in range(0, len(targets), chunk)])
 
 
-def rollout(core: Imitation, policy: Policy, targets: np.ndarray, oracle_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Play one track: return agent features ``[T, F]`` (normalised) and params ``[T, N]``."""
+def rollout(core: Imitation, policy: Policy, targets: np.ndarray, heard: np.ndarray,
+            oracle_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Play one track from the run's initial params, as a live host would.
+
+    :param targets: the normalised frames times the intent ``[T, F]``.
+    :param heard: the same after the run's target smoothing ``[T, F]``.
+    :param oracle_params: the params of the lookup point nearest each heard frame ``[T, N]``.
+    :return: agent features ``[T, F]`` (normalised) and params ``[T, N]``.
+    """
     params = np.asarray(core.cfg.initial_params, np.float64)[None]
-    feats = np.empty_like(targets)
-    traj = np.empty((len(targets), core.cfg.n_params))
-    for t in range(len(targets)):
-        y = targets[t:t + 1]
-        params = core.act(policy(core, params, y, oracle_params[t:t + 1]), params)
+    last = np.zeros_like(params)
+    feats = np.empty_like(heard)
+    traj = np.empty((len(heard), core.cfg.n_params))
+    for t in range(len(heard)):
+        frame = Frame(params, heard[t:t + 1], targets[t:t + 1], last, oracle_params[t:t + 1])
+        new = core.act(policy(core, frame), params)
+        params, last = new, last_moves(last, params, new)
         feats[t] = core.features(params)[0]
         traj[t] = params[0]
     return feats, traj
@@ -158,8 +188,8 @@ def agent_policy(run: Run, intent: float = 1.0) -> Policy:
     """The run's trained agent as a :data:`Policy`, at ``intent`` (runs conditioned on one)."""
     model = run.load_model()
 
-    def agent(core: Imitation, p: np.ndarray, y: np.ndarray, o: np.ndarray) -> np.ndarray:
-        action, _ = model.predict(core.observe(p, y, intent), deterministic=True)
+    def agent(core: Imitation, f: Frame) -> np.ndarray:
+        action, _ = model.predict(core.observe(f.params, f.target, intent, f.lead, f.last), deterministic=True)
         return action
 
     return agent
@@ -249,7 +279,7 @@ def play(h: Heldout, policies: dict[str, Policy], oracle: bool = False) -> tuple
     first: dict[str, Any] = {}
     for k, (targets, heard) in enumerate(h.tracks):
         seek_params = table.grid_params(oracle_rows(core, heard))
-        results = {name: rollout(core, pol, heard, seek_params) for name, pol in policies.items()}
+        results = {name: rollout(core, pol, targets, heard, seek_params) for name, pol in policies.items()}
         if oracle:
             rows = oracle_rows(core, targets)
             results["oracle"] = (core.points[rows], table.grid_params(rows))

@@ -1,9 +1,10 @@
 """Export a trained run to ONE self-contained ``policy.onnx`` (docs/protocol.md).
 
 The graph maps raw musician descriptors ``target`` [B, F] and the current parameters
-``params`` [B, N] to ``params_next`` [B, N]. A run with target smoothing also has the input
-``state`` [B, F] and the output ``state_next`` (the smoothed target, carried by the host); a
-run conditioned on an intent has the input ``intent`` [B, 1]. Both optional inputs are
+``params`` [B, N] to ``params_next`` [B, N]. A run with target smoothing or a reversal cost
+also has the input ``state`` [B, S] and the output ``state_next``, carried by the host: the
+smoothed target [F] (with smoothing), then each parameter's last move sign [N] (with a
+reversal cost), S = F + N at most; a run conditioned on an intent has the input ``intent`` [B, 1]. Both optional inputs are
 backed by initializers holding their defaults (zeros; ``intent_default``), so a caller that
 feeds only ``target`` and ``params`` gets them. It is assembled from three parts:
 
@@ -42,7 +43,7 @@ from rlimpro.atomic import atomic_path
 from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout
 
-__all__ = ["Parity", "build_graph", "check_parity", "export", "export_run", "policy_metadata"]
+__all__ = ["Parity", "build_graph", "check_parity", "export", "export_run", "policy_metadata", "state_sizes"]
 
 OPSET = 20
 #: the intent a host starts with and a caller that does not feed one gets: imitate
@@ -134,19 +135,55 @@ def _intent(g: _Graph) -> str:
     return g.op("Clip", intent, g.const(-1.0), g.const(1.0))
 
 
-def _target(g: _Graph, core: Any) -> tuple[str, str | None]:
-    """What the agent aims at ``[B, F]`` (float64, unclipped): the normalised target, smoothed
-    with ``state`` into ``state_next`` and times the intent, as :mod:`rlimpro.env.behaviour`;
-    and, with smoothing, the unsmoothed target times the intent (the observation's lead part)."""
+@dataclass
+class _Heard:
+    """The graph's tensors of what the agent hears and remembers (see :func:`_heard`)."""
+
+    goal: str  #: what it aims at, float64 ``[B, F]``, unclipped
+    lead: str | None  #: with smoothing, the unsmoothed target times the intent
+    smoothed: str | None  #: with smoothing, the new smoothing state, float32 ``[B, F]``
+    last: str | None  #: with a reversal cost, each parameter's last move sign, float64 ``[B, N]``
+
+
+def state_sizes(cfg: Any) -> tuple[int, int]:
+    """The parts of a policy's recurrent ``state``: the smoothed target (F with smoothing, else 0)
+    and the last move signs (N with a reversal cost, else 0)."""
+    return (len(cfg.features) if cfg.target_smoothing else 0), (cfg.n_params if cfg.reversal_cost else 0)
+
+
+def _state_part(g: _Graph, start: int, size: int) -> str:
+    """Columns ``start .. start + size`` of the ``state`` input as float64 ``[B, size]``, expanded to
+    the batch of ``target`` (so that its default, a [1, S] initializer, serves a batch of any size)."""
+    shape = g.op("Concat", g.op("Shape", "target", start=0, end=1), g.const([size], np.int64), axis=0)
+    part = g.op("Slice", "state", g.const([start], np.int64), g.const([start + size], np.int64), g.const([1], np.int64))
+    return g.op("Cast", g.op("Expand", part, shape), to=_D)
+
+
+def _heard(g: _Graph, core: Any) -> _Heard:
+    """What the agent aims at: the normalised target, smoothed with ``state`` and times the
+    intent, as :mod:`rlimpro.env.behaviour`; and what it remembers of its own moves."""
     cfg, norm = core.cfg, core.norm
     y = g.op("Div", g.op("Sub", g.op("Cast", "target", to=_D), g.const(norm.mean)), g.const(norm.std))
-    a, lead = float(cfg.target_smoothing), None
+    a, lead, smoothed = float(cfg.target_smoothing), None, None
+    f, n = state_sizes(cfg)
     intent = _intent(g) if cfg.intent else None
     if a:
-        mixed = g.op("Add", g.op("Mul", g.op("Cast", "state", to=_D), g.const(a)), g.op("Mul", y, g.const(1.0 - a)))
+        state = _state_part(g, 0, f) if n else g.op("Cast", "state", to=_D)
+        mixed = g.op("Add", g.op("Mul", state, g.const(a)), g.op("Mul", y, g.const(1.0 - a)))
         lead = y if intent is None else g.op("Mul", intent, y)
-        y = g.op("Cast", g.op("Cast", mixed, to=_F, out="state_next"), to=_D)
-    return (y if intent is None else g.op("Mul", intent, y)), lead
+        smoothed = g.op("Cast", mixed, to=_F, out=None if n else "state_next")
+        y = g.op("Cast", smoothed, to=_D)
+    last = _state_part(g, f, n) if n else None
+    return _Heard(y if intent is None else g.op("Mul", intent, y), lead, smoothed, last)
+
+
+def _carry(g: _Graph, heard: _Heard, p: str, nxt: str) -> None:
+    """``state_next`` of a run with a reversal cost: the smoothing state, then each parameter's
+    last move sign after going from params ``p`` to ``nxt`` (float64 ``[B, N]``), as
+    :func:`rlimpro.env.behaviour.last_moves`."""
+    last = g.op("Where", g.op("Equal", nxt, p), heard.last, g.op("Sign", g.op("Sub", nxt, p)))
+    parts = ([heard.smoothed] if heard.smoothed else []) + [g.op("Cast", last, to=_F)]
+    g.op("Concat", *parts, axis=1, out="state_next")
 
 
 def _moved(g: _Graph, p: str, moves: np.ndarray) -> str:
@@ -169,7 +206,8 @@ def _observation(g: _Graph, core: Any) -> tuple[str, str]:
     """
     cfg = core.cfg
     c = float(cfg.obs_clip)
-    (target, lead), p = _target(g, core), g.op("Cast", "params", to=_D)
+    heard, p = _heard(g, core), g.op("Cast", "params", to=_D)
+    target = heard.goal
     moves = np.concatenate([np.zeros((1, cfg.n_params)), core.moves]) * cfg.step  # [1 + K, N]
     feats = _features(g, _moved(g, p, moves), g.const(core.points, name="lookup_points"), cfg, core.table)
     lo, hi = g.const(-c), g.const(c)
@@ -178,29 +216,37 @@ def _observation(g: _Graph, core: Any) -> tuple[str, str]:
         mid = g.const([1], np.int64)
         dist = _distances(g, feats, target, core.weights)  # [B, 1 + K], >= 0
         parts.append(g.op("Min", g.op("Slice", dist, mid, g.const([len(moves)], np.int64), mid), hi))
-    if lead is not None:
-        parts.append(g.op("Clip", lead, lo, hi))
+    if cfg.seek:
+        raise RlimproError("export: runs with env.seek are not exportable (the graph has no nearest-point search)")
+    if heard.last is not None:
+        parts.append(heard.last)
+    if heard.lead is not None:
+        parts.append(g.op("Clip", heard.lead, lo, hi))
     if cfg.intent:
         parts.append(_intent(g))
     obs = g.op("Concat", *parts, axis=1)
-    return g.op("Cast", obs, to=_F), p
+    return g.op("Cast", obs, to=_F), p, heard
 
 
-def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str]:
-    """The inputs of ``avi``'s export hook (:meth:`rlimpro.algos.avi._AVI.export_module`) as the observation holds them; returns (inputs, moved
-    params ``[B, K, N]`` float64: row a is where action a leads, as ``decode`` computes it).
+def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str, str, _Heard]:
+    """The inputs of ``avi``'s export hook (:meth:`rlimpro.algos.avi._AVI.export_module`) as the
+    observation holds them; returns (inputs, moved params ``[B, K, N]`` float64: row a is where
+    action a leads, as ``decode`` computes it; the params as float64; what the agent heard).
 
     ``x`` is the observation's target part (float64, clipped, cast to float32), with the intent
     beside it when the run is conditioned; ``d`` the distance part; ``rows`` the grid rows of
     the moved params, which on the grid are exactly the rows the Q-network derives from the
     observation's params (they differ only where a param sits exactly half-way between two
-    grid points); ``moved`` how often each move is charged the move cost (a move changes a param
-    unless the clip pins it at the bound, as :func:`rlimpro.env.behaviour.moved_params`; once per
-    move with ``move_cost_per: move``, :func:`rlimpro.env.behaviour.charged`).
+    grid points); ``cost`` the move cost of each move (float32, as the Q-network's
+    :meth:`~rlimpro.algos.avi.afterstate.AfterstateQNetwork.cost`): ``move_cost`` times how often
+    it is charged (a move changes a param unless the clip pins it at the bound, as
+    :func:`rlimpro.env.behaviour.moved_params`; once per move with ``move_cost_per: move``), plus
+    ``reversal_cost`` times the params it turns back against their last move.
     """
     cfg = core.cfg
     c = float(cfg.obs_clip)
-    (target, lead), p = _target(g, core), g.op("Cast", "params", to=_D)
+    heard, p = _heard(g, core), g.op("Cast", "params", to=_D)
+    target, lead = heard.goal, heard.lead
     nxt = _moved(g, p, core.moves * cfg.step)
     rows = _nearest_rows(g, nxt, core.table)
     feats = g.op("Gather", g.const(core.points, name="lookup_points"), rows, axis=0)  # avi runs never interpolate
@@ -212,21 +258,28 @@ def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str]:
         parts.append(_intent(g))
     x = g.op("Cast", g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0], to=_F)
     d = g.op("Cast", g.op("Min", dist, g.const(c)), to=_F)
-    changed = g.op("Not", g.op("Equal", nxt, g.op("Unsqueeze", p, g.const([1], np.int64))))
+    axis = g.const([1], np.int64)
+    changed = g.op("Not", g.op("Equal", nxt, g.op("Unsqueeze", p, axis)))
     moved = g.op("ReduceSum", g.op("Cast", changed, to=_F), g.const([-1], np.int64), keepdims=0)
     if cfg.move_cost_per == "move":
         moved = g.op("Min", moved, g.const(1.0, np.float32))
-    return {"x": x, "d": d, "rows": rows, "moved": moved}, nxt
+    cost = g.op("Mul", moved, g.const(core.move_cost, np.float32))
+    if heard.last is not None:  # a param reverses where its step and its last move have opposite signs
+        step = g.op("Sub", nxt, g.op("Unsqueeze", p, axis))
+        turned = g.op("Less", g.op("Mul", step, g.op("Unsqueeze", heard.last, axis)), g.const(0.0))
+        turns = g.op("ReduceSum", g.op("Cast", turned, to=_F), g.const([-1], np.int64), keepdims=0)
+        cost = g.op("Add", cost, g.op("Mul", turns, g.const(core.reversal_cost, np.float32)))
+    return {"x": x, "d": d, "rows": rows, "cost": cost}, nxt, p, heard
 
 
 def _choose(g: _Graph, net_out: str, moved: str) -> str:
-    """``params_next`` = the moved params of the best action (discrete moves to every neighbour)."""
+    """The next params (float64) = the moved params of the best action (discrete moves to every neighbour)."""
     action = g.op("ArgMax", net_out, axis=1, keepdims=1)  # [B, 1]
-    return g.op("Cast", g.op("GatherND", moved, action, batch_dims=1), out="params_next", to=_F)
+    return g.op("GatherND", moved, action, batch_dims=1)
 
 
 def _decode(g: _Graph, net_out: str, p: str, cfg: Any) -> str:
-    """Nodes from the network output to ``params_next``, as ``rlimpro.env.actions.decode``."""
+    """Nodes from the network output to the next params (float64), as ``rlimpro.env.actions.decode``."""
     from rlimpro.env.actions import deltas
 
     n, space, step, r = cfg.n_params, cfg.action_space, float(cfg.step), cfg.reach
@@ -239,8 +292,7 @@ def _decode(g: _Graph, net_out: str, p: str, cfg: Any) -> str:
     else:
         moves = g.op("Clip", g.op("Cast", net_out, to=_D), g.const(-1.0), g.const(1.0))
         delta = g.op("Mul", moves, g.const(step * r))
-    nxt = g.op("Clip", g.op("Add", p, delta), g.const(0.0), g.const(1.0))
-    return g.op("Cast", nxt, out="params_next", to=_F)
+    return g.op("Clip", g.op("Add", p, delta), g.const(0.0), g.const(1.0))
 
 
 def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
@@ -258,9 +310,9 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
     algo = algorithm(metadata["algo"])
     afterstate = algo.policy == "afterstate"
     if afterstate:
-        inputs, moved = _afterstate_inputs(pre, core)
+        inputs, moved, p, heard = _afterstate_inputs(pre, core)
     else:
-        obs, p = _observation(pre, core)
+        obs, p, heard = _observation(pre, core)
         inputs = {"obs": obs}
     net = compose.add_prefix(_export_network(*algo.export_module(model, core)), "net/")
     net_nodes = list(net.graph.node)
@@ -270,10 +322,10 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
         # torch's debug notes (stack traces with this checkout's path and line numbers) would make
         # the file depend on where and from which source line it was exported
         del node.metadata_props[:]
-    if afterstate:
-        _choose(post, "net/net_out", moved)
-    else:
-        _decode(post, "net/net_out", p, core.cfg)
+    nxt = _choose(post, "net/net_out", moved) if afterstate else _decode(post, "net/net_out", p, core.cfg)
+    post.op("Cast", nxt, out="params_next", to=_F)
+    if heard.last is not None:
+        _carry(post, heard, p, nxt)
     graph = helper.make_graph(
         pre.nodes + net_nodes + post.nodes, "rlimpro_policy", *_interface(core),
         pre.inits + list(net.graph.initializer) + post.inits + _defaults(core),
@@ -295,9 +347,9 @@ def _interface(core: Any) -> tuple[list[Any], list[Any]]:
     from onnx import helper
 
     cfg = core.cfg
-    f, n = len(cfg.features), cfg.n_params
-    inputs = [("target", f), ("params", n)] + [("intent", 1)] * cfg.intent + [("state", f)] * bool(cfg.target_smoothing)
-    outputs = [("params_next", n)] + [("state_next", f)] * bool(cfg.target_smoothing)
+    f, n, s = len(cfg.features), cfg.n_params, sum(state_sizes(cfg))
+    inputs = [("target", f), ("params", n)] + [("intent", 1)] * cfg.intent + [("state", s)] * bool(s)
+    outputs = [("params_next", n)] + [("state_next", s)] * bool(s)
     return ([helper.make_tensor_value_info(name, _F, ["batch", k]) for name, k in inputs],
             [helper.make_tensor_value_info(name, _F, ["batch", k]) for name, k in outputs])
 
@@ -308,8 +360,8 @@ def _defaults(core: Any) -> list[Any]:
 
     cfg = core.cfg
     out = [numpy_helper.from_array(np.full((1, 1), INTENT_DEFAULT, np.float32), "intent")] if cfg.intent else []
-    if cfg.target_smoothing:
-        out.append(numpy_helper.from_array(np.zeros((1, len(cfg.features)), np.float32), "state"))
+    if sum(state_sizes(cfg)):
+        out.append(numpy_helper.from_array(np.zeros((1, sum(state_sizes(cfg))), np.float32), "state"))
     return out
 
 
@@ -332,8 +384,9 @@ def policy_metadata(run: Any, param_names: list[str], analysis: dict[str, Any]) 
         "target_smoothing": repr(float(cfg.target_smoothing)), "move_cost": repr(float(cfg.move_cost)),
         **({"reach": str(cfg.reach)} if cfg.reach > 1 else {}),
         **({"move_cost_per": cfg.move_cost_per} if cfg.move_cost_per != "parameter" else {}),
+        **({"reversal_cost": repr(float(cfg.reversal_cost))} if cfg.reversal_cost else {}),
         **({"intent_default": repr(INTENT_DEFAULT)} if cfg.intent else {}),
-        **({"state_size": str(len(cfg.features))} if cfg.target_smoothing else {}),
+        **({"state_size": str(sum(state_sizes(cfg)))} if sum(state_sizes(cfg)) else {}),
     }
 
 
@@ -393,32 +446,38 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
     import torch
 
     from rlimpro.env.actions import decode
-    from rlimpro.env.behaviour import goal, smooth
+    from rlimpro.env.behaviour import goal, last_moves, smooth
 
     cfg = core.cfg
     target, params = _samples(core, n, corpus, seed)
     feeds = {"target": target, "params": params}
     rng = np.random.default_rng(seed + 1)  # random hosts' states and intents, when the graph has them
-    state = rng.normal(0.0, 1.5, (n, len(cfg.features))).astype(np.float32)
+    f, k = state_sizes(cfg)
+    state = rng.normal(0.0, 1.5, (n, f)).astype(np.float32)
+    last = rng.integers(-1, 2, (n, k)).astype(np.float32)
     intent = rng.uniform(-1.0, 1.0, (n, 1)).astype(np.float32) if cfg.intent else np.ones((n, 1), np.float32)
     if cfg.intent:
         feeds["intent"] = intent
-    if cfg.target_smoothing:
-        feeds["state"] = state
+    if f + k:
+        feeds["state"] = np.concatenate([state, last], axis=1)
     p64 = params.astype(np.float64)
     y = core.norm.apply(target.astype(np.float64))
     smoothed = smooth(state.astype(np.float64), y, cfg.target_smoothing)
-    obs = core.observe(p64, goal(smoothed, intent), intent, goal(y, intent))
+    obs = core.observe(p64, goal(smoothed, intent), intent, goal(y, intent), last if k else None)
     actions, _ = model.predict(obs, deterministic=True)
-    expected = decode(actions, p64, space=cfg.action_space, step=cfg.step, reach=cfg.reach).astype(np.float32)
+    nxt = decode(actions, p64, space=cfg.action_space, step=cfg.step, reach=cfg.reach)
+    expected = nxt.astype(np.float32)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outputs = session.run(None, feeds)
     got = outputs[0]
     diff = np.abs(got - expected).max(axis=1)
     continuous = cfg.action_space == "continuous"
     bad = np.flatnonzero(diff > (tol if continuous else 0.0))
-    if cfg.target_smoothing and not np.array_equal(outputs[1], smoothed.astype(np.float32)):
+    if f and not np.array_equal(outputs[1][:, :f], smoothed.astype(np.float32)):
         raise RlimproError(f"{Path(path).name}: the exported smoothing disagrees with the env's; please report this")
+    agree = np.setdiff1d(np.arange(n), bad)  # where the graph moved as the model did, it must remember the same
+    if k and not np.array_equal(outputs[1][agree, f:], last_moves(last, p64, nxt)[agree].astype(np.float32)):
+        raise RlimproError(f"{Path(path).name}: the exported last moves disagree with the env's; please report this")
     ties = 0
     if len(bad) and not continuous:
         algo = algorithm(session.get_modelmeta().custom_metadata_map["algo"])

@@ -128,8 +128,10 @@ class Env:
     target_smoothing: float = 0.6
     move_cost: float = 0.5
     move_cost_per: Literal["move", "parameter"] = "parameter"
+    reversal_cost: float = 0.0
     intent: bool = True
     intent_range: list[float] = _default([-1.0, 1.0])
+    intent_p: float = 0.0
     synths: dict[str, Env] = _overrides()
 
 

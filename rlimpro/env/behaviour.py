@@ -14,6 +14,11 @@
   parameter changes (``move``: what the musical measure *moves per second* counts). A move
   changes parameter i unless it is pinned at the bound it pushes against:
   ``(m_i > 0 and p_i < 1) or (m_i < 0 and p_i > 0)``.
+- **Reversal cost** (``env.reversal_cost``, same unit): subtracted once per parameter that a
+  step moves in the opposite sign to its own last move (:func:`reversed_params`); what the
+  musical measure *reversals per second* counts. Each parameter's last move sign (-1, 0, +1;
+  0 before its first move) is kept from step to step (:func:`last_moves`), zeroed with the
+  smoothing state.
 
 The env (numpy), the ``avi`` Q-network (torch) and the exported graph (ONNX) implement these
 three rules; tests hold them equal.
@@ -27,13 +32,17 @@ array([ 0.25, -0.5 ])
 array([[1, 2]])
 >>> charged(np.array([[1, 2]]), "move")
 array([[1, 1]])
+>>> reversed_params(np.array([[0.0, 0.5]]), np.array([[-1, 1], [1, -1]]), np.array([[-1.0, 1.0]]))
+array([[0, 2]])
+>>> last_moves(np.array([[-1.0, 1.0]]), np.array([[0.0, 0.5]]), np.array([[0.25, 0.5]]))
+array([[1., 1.]])
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["smooth", "smooth_track", "group_delay", "goal", "moved_params", "charged"]
+__all__ = ["smooth", "smooth_track", "group_delay", "goal", "moved_params", "charged", "reversed_params", "last_moves"]
 
 
 def smooth(state: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
@@ -84,3 +93,24 @@ def charged(moved: np.ndarray, per: str) -> np.ndarray:
     """How many times the move cost is charged for ``moved`` changed parameters (any shape):
     each of them (``per = "parameter"``) or once if any (``"move"``)."""
     return np.minimum(moved, 1) if per == "move" else moved
+
+
+def reversed_params(params: np.ndarray, moves: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """How many parameters each unit move reverses: changes (as :func:`moved_params`) in the sign
+    opposite to their last move.
+
+    :param params: ``[B, N]`` in [0, 1].
+    :param moves: ``[K, N]`` moves in steps.
+    :param last: ``[B, N]`` each parameter's last move sign (see :func:`last_moves`).
+    :return: int ``[B, K]``.
+    """
+    p, l = np.asarray(params)[:, None, :], np.asarray(last)[:, None, :]
+    m = np.asarray(moves)[None]
+    return (((m > 0) & (p < 1.0) & (l < 0)) | ((m < 0) & (p > 0.0) & (l > 0))).sum(-1)
+
+
+def last_moves(last: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Each parameter's last move sign ``[B, N]`` after a step from params ``before`` to ``after``:
+    the sign of its change where it changed, else ``last`` as it was."""
+    d = np.asarray(after, np.float64) - np.asarray(before, np.float64)
+    return np.where(np.abs(d) > 1e-12, np.sign(d), last)

@@ -51,8 +51,12 @@ class EnvConfig:
     :param move_cost: reward cost per parameter that changes in a step, in units of what one grid
         cell typically changes (:attr:`rlimpro.env.core.Imitation.move_unit`).
     :param move_cost_per: ``parameter`` (charged per changed parameter) or ``move`` (once per step that changes any).
+    :param reversal_cost: reward cost per parameter that moves in the opposite sign to its own last
+        move, in the unit of ``move_cost``.
     :param intent: condition on an intent ``c`` in [-1, 1] (training draws one per episode).
     :param intent_range: the range training draws ``c`` from, uniformly.
+    :param intent_p: per-step probability that training draws a new ``c`` within an episode (the
+        performer turns the dial), besides the draw at each episode's start.
     """
 
     synth: str
@@ -83,8 +87,10 @@ class EnvConfig:
     move_cost: float = 0.0
     intent: bool = False
     intent_range: tuple[float, float] = (-1.0, 1.0)
+    intent_p: float = 0.0
     reach: int = 1
     move_cost_per: str = "parameter"
+    reversal_cost: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -164,8 +170,13 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
     smoothing, move_cost = float(env["target_smoothing"]), float(env["move_cost"])
     if not 0.0 <= smoothing < 1.0:
         raise RlimproError(f"params.yaml: env.target_smoothing = {smoothing}; use a pole in [0, 1) (0 = off)")
-    if move_cost < 0:
-        raise RlimproError(f"params.yaml: env.move_cost = {move_cost}; use a cost >= 0")
+    reversal_cost = float(env["reversal_cost"])
+    for key, cost in (("move_cost", move_cost), ("reversal_cost", reversal_cost)):
+        if cost < 0:
+            raise RlimproError(f"params.yaml: env.{key} = {cost}; use a cost >= 0")
+    intent_p = float(env["intent_p"])
+    if not 0.0 <= intent_p <= 1.0:
+        raise RlimproError(f"params.yaml: env.intent_p = {intent_p}; use a probability in [0, 1]")
     lo, hi = (float(v) for v in env["intent_range"]) if len(env["intent_range"]) == 2 else (1.0, -1.0)
     if not -1.0 <= lo <= hi <= 1.0:
         raise RlimproError(f"params.yaml: env.intent_range = {env['intent_range']}; use [low, high] within [-1, 1]")
@@ -181,5 +192,5 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
         random_start=env["random_start"], corpus=env["corpus"],
         train_tracks=train_tracks, heldout_tracks=heldout_tracks, heldout_split=split,
         target_smoothing=smoothing, move_cost=move_cost, intent=bool(env["intent"]), intent_range=(lo, hi),
-        reach=reach, move_cost_per=env["move_cost_per"],
+        reach=reach, move_cost_per=env["move_cost_per"], reversal_cost=reversal_cost, intent_p=intent_p,
     )

@@ -14,16 +14,19 @@ Observation (float32), in this order:
 5. with ``seek: true``, ``[N]`` offsets ``oracle_params - params`` in units of ``step``,
    clipped to ±obs_clip, where ``oracle_params`` is the grid point nearest to the target
    (weighted distance over the reward features; ties -> lowest row);
-6. with target smoothing, the latest frame as heard before smoothing (``intent * frame``) ``[F]``,
+6. with a reversal cost, each parameter's last move sign ``[N]`` (-1, 0, +1;
+   :func:`rlimpro.env.behaviour.last_moves`);
+7. with target smoothing, the latest frame as heard before smoothing (``intent * frame``) ``[F]``,
    clipped: where the smoothed target is heading;
-7. with ``intent: true``, the intent ``c`` ``[1]``.
+8. with ``intent: true``, the intent ``c`` ``[1]``.
 
 The target the agent sees and is rewarded against is the musician's normalised frame after
 the env's target smoothing, times the intent (:mod:`rlimpro.env.behaviour`); a step's reward
 is the shaped distance minus the move cost (:meth:`Imitation.move_penalty`: per parameter that
-changed, or once per step that changed any, ``env.move_cost_per``): ``env.move_cost`` times
-:attr:`Imitation.move_unit`, what one grid cell of one parameter typically changes the sound
-(so one setting means the same on a coarse and on a fine grid).
+changed, or once per step that changed any, ``env.move_cost_per``; plus ``env.reversal_cost`` per
+parameter that moved against its own last move), in units of :attr:`Imitation.move_unit`, what
+one grid cell of one parameter typically changes the sound (so one setting means the same on a
+coarse and on a fine grid).
 
 Features and distances are clipped to ±``obs_clip``. Step convention: the reward of a step
 compares the features at the NEW params with the target the agent saw; then the target
@@ -36,7 +39,7 @@ import numpy as np
 
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import decode, deltas, toward
-from rlimpro.env.behaviour import charged, goal, smooth
+from rlimpro.env.behaviour import charged, goal, last_moves, smooth
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
 from rlimpro.env.targets import Normalisation
@@ -77,7 +80,10 @@ class Imitation:
         self.weights = np.asarray(cfg.reward_weights, np.float64)
         self.moves = neighbour_moves(cfg.neighbours, n, cfg.reach)
         self.lead = bool(cfg.target_smoothing)
-        self.obs_dim = 2 * f + n + len(self.moves) + (n if cfg.seek else 0) + (f if self.lead else 0) + (1 if cfg.intent else 0)
+        #: the observation carries each parameter's last move sign (there is a reversal cost)
+        self.reverse = bool(cfg.reversal_cost)
+        self.obs_dim = (2 * f + n + len(self.moves) + (n if cfg.seek else 0) + (n if self.reverse else 0)
+                        + (f if self.lead else 0) + (1 if cfg.intent else 0))
         self.grid = table.grid_params(np.arange(table.n_rows))
         idx = indices(cfg.features)
         frames = [norm.apply(t[:, idx]) for t in (train_frames or []) if len(t)]
@@ -101,6 +107,8 @@ class Imitation:
         self.move_unit = self._move_unit()
         #: the reward's cost per parameter that changes in a step (z units of distance)
         self.move_cost = float(cfg.move_cost) * self.move_unit
+        #: the reward's cost per parameter that reverses (z units of distance)
+        self.reversal_cost = float(cfg.reversal_cost) * self.move_unit
         self.rows = np.zeros(num_envs, np.int64)
         self._params = np.zeros((num_envs, n))
         self._corpus = self._dynamic = np.zeros(0, np.int64)
@@ -110,6 +118,8 @@ class Imitation:
         self.frame = np.zeros((num_envs, f))
         self.state = np.zeros((num_envs, f))
         self.intent = np.ones((num_envs, 1))
+        #: each parameter's last move sign ``[B, N]``
+        self.last = np.zeros((num_envs, n))
         #: what the agent aims at: ``intent * smoothed frame`` ``[B, F]``; and ``intent * frame``
         self.target = np.zeros((num_envs, f))
         self.heard = np.zeros((num_envs, f))
@@ -146,10 +156,15 @@ class Imitation:
             r = r + self.cfg.bonus * (d <= self.cfg.bonus_threshold)
         return r
 
-    def move_penalty(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """The reward's move cost ``[B]`` of going from params ``before`` to ``after`` ``[B, N]``."""
-        changed = (np.abs(after - before) > 1e-12).sum(axis=1)
-        return self.move_cost * charged(changed, self.cfg.move_cost_per)
+    def move_penalty(self, before: np.ndarray, after: np.ndarray, last: np.ndarray | None = None) -> np.ndarray:
+        """The reward's move cost ``[B]`` of going from params ``before`` to ``after`` ``[B, N]``,
+        with the reversal cost where each parameter's ``last`` move sign ``[B, N]`` is given."""
+        step = after - before
+        changed = np.abs(step) > 1e-12
+        cost = self.move_cost * charged(changed.sum(axis=1), self.cfg.move_cost_per)
+        if last is not None and self.reversal_cost:
+            cost = cost + self.reversal_cost * (changed & (step * last < 0)).sum(axis=1)
+        return cost
 
     def candidates(self, params: np.ndarray, target: np.ndarray, moves: np.ndarray) -> np.ndarray:
         """Distances ``[B, K]`` to ``target`` after each unit move in ``moves [K, N]``."""
@@ -164,16 +179,19 @@ class Imitation:
         return np.argmin(d2, axis=1)
 
     def observe(self, params: np.ndarray, target: np.ndarray, intent: np.ndarray | float = 1.0,
-                lead: np.ndarray | None = None) -> np.ndarray:
+                lead: np.ndarray | None = None, last: np.ndarray | None = None) -> np.ndarray:
         """Observations ``float32 [B, obs_dim]`` for params ``[B, N]``, normalised (smoothed,
-        intent-scaled) targets ``[B, F]``, the intent ``[B, 1]`` and the unsmoothed frame times the
-        intent ``lead`` ``[B, F]`` (the last two where the env has them; ``lead`` None = ``target``)."""
+        intent-scaled) targets ``[B, F]``, the intent ``[B, 1]``, the unsmoothed frame times the
+        intent ``lead`` ``[B, F]`` and each parameter's last move sign ``last`` ``[B, N]`` (the last
+        three where the env has them; ``lead`` None = ``target``, ``last`` None = no move yet)."""
         c = self.cfg.obs_clip
         parts = [np.clip(self.features(params), -c, c), np.clip(target, -c, c), params]
         if len(self.moves):
             parts.append(np.minimum(self.candidates(params, target, self.moves), c))
         if self.cfg.seek:
             parts.append(np.clip((self.grid[self.nearest_point(target)] - params) / self.cfg.step, -c, c))
+        if self.reverse:
+            parts.append(np.zeros_like(params) if last is None else np.asarray(last, np.float64))
         if self.lead:
             parts.append(np.clip(target if lead is None else lead, -c, c))
         if self.cfg.intent:
@@ -218,6 +236,7 @@ class Imitation:
             self._params[idx] = self.initial if start is None else self.grid[start]
         self.t[idx] = 0
         self.state[idx] = 0.0
+        self.last[idx] = 0.0
         if self.cfg.intent:
             self.intent[idx, 0] = self.rng.uniform(*self.cfg.intent_range, size=m).astype(np.float32)
         self._new_targets(idx)
@@ -257,8 +276,11 @@ class Imitation:
             agent = self.features(self._params)
         d = self.distance(agent, self.target)
         reward = self.reward(d)
-        if self.move_cost:
-            reward = reward - self.move_penalty(before, self.params)
+        after = self.params
+        if self.move_cost or self.reversal_cost:
+            reward = reward - self.move_penalty(before, after, self.last)
+        if self.reverse:
+            self.last = last_moves(self.last, before, after)
         self.t += 1
         self._advance_targets()
         return self.observation(), reward, self.t >= self.cfg.episode_steps, d
@@ -276,12 +298,15 @@ class Imitation:
             jump = dynamic[self.rng.random(len(dynamic)) < self.cfg.dynamic_p]
             if len(jump):
                 self.frame[jump] = self.points[self.rng.integers(self.table.n_rows, size=len(jump))]
+        if self.cfg.intent and self.cfg.intent_p:  # the performer turns the dial
+            turn = np.flatnonzero(self.rng.random(self.num_envs) < self.cfg.intent_p)
+            self.intent[turn, 0] = self.rng.uniform(*self.cfg.intent_range, size=len(turn)).astype(np.float32)
         self._hear(slice(None))
 
     def observation(self) -> np.ndarray:
         """Current observations of all envs (same values as :meth:`observe` of the state)."""
         if not self.on_grid:
-            return self.observe(self._params, self.target, self.intent, self.heard)
+            return self.observe(self._params, self.target, self.intent, self.heard, self.last)
         c, rows, target = self.cfg.obs_clip, self.rows, self.target
         params = self.grid[rows]
         parts = [self._clipped_points[rows], np.minimum(np.maximum(target, -c), c), params]
@@ -290,6 +315,8 @@ class Imitation:
             parts.append(np.minimum(self.distance(near, target[:, None, :]), c))
         if self.cfg.seek:
             parts.append(np.clip((self.grid[self.nearest_point(target)] - params) / self.cfg.step, -c, c))
+        if self.reverse:
+            parts.append(self.last)
         if self.lead:
             parts.append(np.minimum(np.maximum(self.heard, -c), c))
         if self.cfg.intent:

@@ -21,11 +21,14 @@ __all__ = ["ImitationEnv", "ImitationVecEnv", "observation_space"]
 
 
 def observation_space(core: Imitation) -> spaces.Box:
-    """Bounds of :meth:`Imitation.observe`: clipped features and distances, params and intent in [0, 1] and [-1, 1]."""
+    """Bounds of :meth:`Imitation.observe`: clipped features and distances, params in [0, 1], last
+    move signs and intent in [-1, 1]."""
     cfg, f, n, k = core.cfg, len(core.cfg.features), core.cfg.n_params, len(core.moves)
     c, s, i, h = cfg.obs_clip, n if cfg.seek else 0, 1 if cfg.intent else 0, f if core.lead else 0
-    low = np.concatenate([np.full(2 * f, -c), np.zeros(n), np.zeros(k), np.full(s + h, -c), np.full(i, -1.0)])
-    high = np.concatenate([np.full(2 * f, c), np.ones(n), np.full(k, c), np.full(s + h, c), np.ones(i)])
+    r = n if core.reverse else 0
+    low = np.concatenate([np.full(2 * f, -c), np.zeros(n), np.zeros(k), np.full(s, -c), np.full(r, -1.0), np.full(h, -c),
+                          np.full(i, -1.0)])
+    high = np.concatenate([np.full(2 * f, c), np.ones(n), np.full(k, c), np.full(s, c), np.ones(r), np.full(h, c), np.ones(i)])
     low, high = low.astype(np.float32), high.astype(np.float32)
     return spaces.Box(low, high, dtype=np.float32)
 

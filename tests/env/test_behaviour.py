@@ -1,4 +1,4 @@
-"""Target smoothing, intent and move cost: one definition (rlimpro.env.behaviour), held equal in
+"""Target smoothing, intent, move and reversal cost: one definition (rlimpro.env.behaviour), held equal in
 the env (numpy), the afterstate Q-network (torch) and the exported graph (ONNX)."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from gymnasium import spaces
 
 from rlimpro.algos.avi.afterstate import AfterstateQNetwork, grid_spec
 from rlimpro.env.actions import deltas
-from rlimpro.env.behaviour import charged, goal, group_delay, moved_params, smooth, smooth_track
+from rlimpro.env.behaviour import (charged, goal, group_delay, last_moves, moved_params, reversed_params, smooth,
+                                   smooth_track)
 from rlimpro.env.build import prepare
 from rlimpro.env.gym_env import observation_space
 from rlimpro.errors import RlimproError
@@ -83,10 +84,57 @@ def test_moved_count_is_the_same_in_numpy_and_torch(toy_project: Path, params: d
     assert got.shape == (64, k) and got.max() == (1 if per == "move" else 3)
 
 
+def test_reversal_cost_is_paid_per_parameter_turning_back(toy_project: Path, params: dict) -> None:
+    """Up, hold, down: the down step turns p0 and p1 back (p2 was pinned on the way up: its first
+    move is no reversal), so it pays two reversals;
+    the observation carries each parameter's last move sign, zeroed by a reset."""
+    plain = _core(toy_project, params, move_cost=0.0, target_mode="static")
+    turning = _core(toy_project, defaults(), move_cost=0.0, reversal_cost=0.5, target_mode="static")
+    up, stay, down = np.full(4, 3**3 - 1), np.full(4, (3**3 - 1) // 2), np.zeros(4, np.int64)
+    n, f = 3, len(turning.cfg.features)
+    for core in (plain, turning):
+        core.reset()
+        core.rows[:] = core.table.nearest_rows(np.array([[0.4, 0.4, 1.0]]))
+    rewards = []
+    for action in (up, stay, down):
+        _, r_plain, _, _ = plain.step(action)
+        obs, r_turning, _, _ = turning.step(action)
+        rewards.append(r_plain - r_turning)
+    np.testing.assert_allclose(rewards, [[0.0] * 4, [0.0] * 4, [2 * turning.reversal_cost] * 4])
+    assert turning.reversal_cost == 0.5 * turning.move_unit > 0
+    last = obs[:, obs.shape[1] - f - 1 - n:obs.shape[1] - f - 1]  # before the lead and the intent
+    np.testing.assert_array_equal(last, [[-1.0, -1.0, -1.0]] * 4)  # p2 moved first on the way down
+    assert plain.obs_dim + n == turning.obs_dim and observation_space(turning).contains(obs[0])
+    turning.reset()
+    assert not turning.last.any()
+
+
+@pytest.mark.parametrize("per", ["parameter", "move"])
+def test_reversal_count_is_the_same_in_numpy_and_torch(toy_project: Path, params: dict, per: str) -> None:
+    core = _core(toy_project, params, move_cost=0.1, move_cost_per=per, reversal_cost=0.3)
+    net = AfterstateQNetwork(observation_space(core), spaces.Discrete(27), torch.nn.Identity(),
+                             core.obs_dim, grid=grid_spec(core, 0.5))
+    rng = np.random.default_rng(2)
+    p = np.where(rng.random((64, 3)) < 0.3, rng.integers(0, 2, (64, 3)), rng.random((64, 3)))
+    last = rng.integers(-1, 2, (64, 3)).astype(np.float64)
+    moves = deltas(3, 1)
+    expected = reversed_params(p, moves, last)
+    got = net.reversed(torch.as_tensor(p) < 1.0, torch.as_tensor(p) > 0.0, torch.as_tensor(last)).numpy()
+    np.testing.assert_array_equal(got, expected)
+    assert got.max() == 3
+    # the env's penalty of every move, from the same place and memory, is the network's cost
+    cost = net.cost(torch.as_tensor(p, dtype=torch.float32), torch.as_tensor(last, dtype=torch.float32)).numpy()
+    for k, m in enumerate(moves):
+        after = np.clip(p + m * core.cfg.step, 0.0, 1.0)
+        np.testing.assert_allclose(cost[:, k], core.move_penalty(p, after, last), rtol=1e-6)
+        np.testing.assert_array_equal(last_moves(last, p, after), np.where(after != p, np.sign(after - p), last))
+
+
 @pytest.mark.parametrize(("key", "value", "match"), [
     ("target_smoothing", 1.0, "target_smoothing = 1.0; use a pole in"),
     ("target_smoothing", -0.1, "target_smoothing = -0.1"),
     ("move_cost", -1.0, "move_cost = -1.0; use a cost >= 0"),
+    ("reversal_cost", -0.5, "reversal_cost = -0.5; use a cost >= 0"),
 ])
 def test_bad_settings_are_refused(toy_project: Path, params: dict, key: str, value: float, match: str) -> None:
     with pytest.raises(RlimproError, match=match):

@@ -30,6 +30,12 @@ CONFIGS = [
     pytest.param("sac", "continuous", True, "none", id="sac-continuous-interp-none", marks=pytest.mark.slow),
     pytest.param("td3", "continuous", True, "axis", id="td3-continuous-interp-axis", marks=pytest.mark.slow),
     pytest.param("avi", "discrete", False, "all", {"reach": 2, "move_cost_per": "move"}, id="avi-discrete-reach2-per-move"),
+    pytest.param("avi", "discrete", False, "all", {"move_cost_per": "move", "reversal_cost": 0.2},
+                 id="avi-discrete-per-move-reversal"),
+    pytest.param("dqn", "discrete", False, "axis", {"reversal_cost": 0.2}, id="dqn-discrete-nearest-axis-reversal",
+                 marks=pytest.mark.slow),
+    pytest.param("ppo", "continuous", True, "all", {"reversal_cost": 0.2, "target_smoothing": 0.0},
+                 id="ppo-continuous-interp-all-reversal-unsmoothed", marks=pytest.mark.slow),
     pytest.param("ppo", "multidiscrete", False, "all", {"reach": 2}, id="ppo-multidiscrete-nearest-all-reach2",
                  marks=pytest.mark.slow),
     pytest.param("sac", "continuous", True, "none", {"reach": 2}, id="sac-continuous-interp-none-reach2",
@@ -81,40 +87,47 @@ def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: 
     assert (meta["algo"], meta["action_space"], meta["synth"], meta["n_params"]) == (algo, space, "toy", "3")
     assert meta.get("reach", "1") == str(env.get("reach", 1))
     assert meta.get("move_cost_per", "parameter") == env.get("move_cost_per", "parameter")
+    sizes = {"smoothing": 8 * (env.get("target_smoothing", 0.6) > 0), "last moves": 3 * bool(env.get("reversal_cost"))}
+    assert meta["state_size"] == str(sum(sizes.values())), sizes
     assert meta["features"] == "loudness,centroid,spread,skewness,kurtosis,rolloff,flatness,crest"
     assert sorted(tmp_path.glob("*.onnx")) == [out]  # one file, no external data beside it
     raw = out.read_bytes()  # the same bytes wherever and from whichever source line it is exported
     assert str(Path(__file__).resolve().parents[2]).encode() not in raw and b"stack_trace" not in raw
 
 
-@pytest.mark.parametrize("intent", [1.0, -0.5])
-def test_live_policy_replays_the_env_frame_by_frame(tmp_path: Path, intent: float) -> None:
-    """The live Policy, stepping a corpus track with its own params, smoothing state and intent,
-    equals the env's smoothing + SB3 + decode in a loop."""
-    from rlimpro.env.actions import decode
-    from rlimpro.env.behaviour import goal, smooth
+@pytest.mark.parametrize(("intent", "env"), [(1.0, {}), (-0.5, {}), (1.0, {"reversal_cost": 0.2})],
+                         ids=["imitate", "intent-0.5", "reversal-cost"])
+def test_live_policy_plays_the_evaluations_trajectory(tmp_path: Path, intent: float, env: dict) -> None:
+    """The live Policy, stepping a corpus track with its own params, state and intent, plays
+    exactly the trajectory the evaluation's rollout of the SB3 agent plays (what metrics.json
+    reports is what the agent does live)."""
+    from rlimpro.env.behaviour import goal, last_moves, smooth_track
+    from rlimpro.evaluate import agent_policy, rollout
 
-    out, run, core, model = _exported_default(tmp_path)
+    run_dir = _trained(tmp_path, "avi", "discrete", False, "all", env)
+    out, _ = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
+    run = load_run(run_dir)
+    core = Imitation(run.env, load_table(tmp_path / run.table_path), run.norm)
     assert run.env.target_smoothing > 0 and run.env.intent  # the shipped defaults exercise both
     idx = indices(run.env.features)
     frames = next(iter(load_tracks(tmp_path, "demo").values()))[:, idx].astype(np.float32)
+    y = run.norm.apply(frames.astype(np.float64))
+    smoothed = smooth_track(y, run.env.target_smoothing)
+    _, traj = rollout(core, agent_policy(run, intent), goal(y, intent), goal(smoothed, intent), np.zeros((len(y), 3)))
     live = Policy(out)
     assert live.set_intent(intent)
-    params = np.asarray(run.env.initial_params, np.float64)[None]
-    np.testing.assert_array_equal(live.params, params[0].astype(np.float32))
-    state = np.zeros((1, len(idx)))
-    moved = 0
-    for frame in frames:
-        y = run.norm.apply(frame.astype(np.float64))[None]
-        state = smooth(state, y, run.env.target_smoothing)
-        obs = core.observe(params, goal(state, intent), intent, goal(y, intent))
-        action, _ = model.predict(obs, deterministic=True)
-        params = decode(action, params, space="discrete", step=run.env.step).astype(np.float32).astype(np.float64)
-        got = live.step(frame)
-        np.testing.assert_array_equal(got, params[0].astype(np.float32))
-        np.testing.assert_array_equal(live.state, state[0].astype(np.float32))
-        moved += int(action[0] != (3**3 - 1) // 2)
-    assert moved > 0  # the agent did something along the track
+    start = np.asarray(run.env.initial_params, np.float32)
+    np.testing.assert_array_equal(live.params, start)
+    last = np.zeros((1, 3))
+    for t, frame in enumerate(frames):
+        before = live.params.astype(np.float64)
+        # the same moves; the host's float32 params may sit an ulp off the float64 grid
+        np.testing.assert_allclose(live.step(frame), traj[t], rtol=0, atol=1e-6, err_msg=f"frame {t}")
+        np.testing.assert_array_equal(live.state[:len(idx)], smoothed[t].astype(np.float32))
+        if env.get("reversal_cost"):
+            last = last_moves(last, before[None], live.params[None].astype(np.float64))
+            np.testing.assert_array_equal(live.state[len(idx):], last[0].astype(np.float32))
+    assert (np.diff(traj, axis=0) != 0).any()  # the agent did something along the track
     live.reset()
     assert not live.state.any()
     # a caller that feeds only target and params gets the defaults (intent 1, zero state), at any batch

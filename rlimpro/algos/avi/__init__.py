@@ -52,7 +52,7 @@ class _AVI(QLearning):
         k = len(core.moves)
         f = len(core.cfg.features) * (2 if core.lead else 1) + (1 if core.cfg.intent else 0)
         examples = {"x": torch.zeros(1, f), "d": torch.zeros(1, k), "rows": torch.zeros(1, k, dtype=torch.int64),
-                    "moved": torch.zeros(1, k)}
+                    "cost": torch.zeros(1, k)}
         return AfterstateHead(model.policy.q_net).eval(), examples
 
 

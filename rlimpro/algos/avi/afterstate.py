@@ -5,9 +5,11 @@ next frame is uncertain. So the Q-value of a discrete move splits into the rewar
 now, read off the observation's neighbour distances, and the value of the grid point it
 lands on (the *afterstate*) given the current target frame::
 
-    Q(s, a) = reward(d_a) - move_cost * moved(a) + gamma * W(y)[row(params + a)]
+    Q(s, a) = reward(d_a) - cost(a) + gamma * W(y)[row(params + a)]
 
-``moved(a)`` counts the parameters move ``a`` changes (:mod:`rlimpro.env.behaviour`). ``W`` is
+``cost(a)`` is ``move_cost`` times how often move ``a`` is charged (the parameters it changes,
+or once if any) plus ``reversal_cost`` times the parameters it turns back against their own
+last move, which the observation carries (:mod:`rlimpro.env.behaviour`). ``W`` is
 an MLP of the target features ``y`` (and, where the env has them, of the unsmoothed frame, which
 tells where a smoothed target is heading, and of the intent ``c``) with one output per lookup
 row; a move reads
@@ -21,7 +23,10 @@ rows ``q``::
 
     W(y)[q] <- max_a reward(d(row(q + a), y')) - move_cost * moved(q, a) + gamma * W_target(y')[row(q + a)]
 
-Every sample thus teaches every sampled grid point, wherever the agent happened to be.
+Every sample thus teaches every sampled grid point, wherever the agent happened to be. The
+afterstate is the grid point alone: ``W`` does not know the direction the agent arrived from,
+so the backup leaves out the reversal cost, and a decision weighs it for the move it makes
+now only (with ``gamma`` = 0.5 the value looks about two frames ahead anyway).
 Untrained (``gamma`` = 0 or ``W`` = 0), the agent plays like the ``greedy`` baseline.
 """
 
@@ -57,6 +62,7 @@ def grid_spec(core: Any, gamma: float) -> dict[str, Any]:
             "gamma": float(gamma), "reward": cfg.reward, "bonus": float(cfg.bonus),
             "bonus_threshold": float(cfg.bonus_threshold), "obs_clip": float(cfg.obs_clip),
             "move_cost": float(core.move_cost), "intent": bool(cfg.intent), "lead": bool(core.lead),
+            **({"reversal_cost": float(core.reversal_cost)} if core.reverse else {}),
             **({"reach": cfg.reach} if cfg.reach > 1 else {}),
             **({"cost_per_move": True} if cfg.move_cost_per == "move" else {})}
 
@@ -70,7 +76,8 @@ class AfterstateQNetwork(QNetwork):
 
     def __init__(self, *args: Any, grid: dict[str, Any], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        g = self.grid = {"move_cost": 0.0, "intent": False, "lead": False, "reach": 1, "cost_per_move": False, **grid}  # keys models may lack
+        g = self.grid = {"move_cost": 0.0, "intent": False, "lead": False, "reach": 1, "cost_per_move": False,
+                         "reversal_cost": 0.0, **grid}  # keys models may lack
         inputs = g["n_features"] * (2 if g["lead"] else 1) + (1 if g["intent"] else 0)
         self.q_net = th.nn.Sequential(*create_mlp(inputs, g["rows"], self.net_arch, self.activation_fn))
         n = g["n_params"]
@@ -105,6 +112,23 @@ class AfterstateQNetwork(QNetwork):
         moved = ((up & high.unsqueeze(1)) | (down & low.unsqueeze(1))).sum(-1).to(th.float32)
         return th.clamp(moved, max=1.0) if self.grid["cost_per_move"] else moved
 
+    def reversed(self, high: th.Tensor, low: th.Tensor, last: th.Tensor) -> th.Tensor:
+        """How many parameters each move ``[B, K]`` (float) turns back against their ``last`` move
+        sign ``[B, N]`` (:func:`rlimpro.env.behaviour.reversed_params`); ``high`` / ``low`` as :meth:`moved`."""
+        up = (self.moves > 0) & (high & (last < 0)).unsqueeze(1)
+        down = (self.moves < 0) & (low & (last > 0)).unsqueeze(1)
+        return (up | down).sum(-1).to(th.float32)
+
+    def cost(self, params: th.Tensor, last: th.Tensor | None) -> th.Tensor:
+        """The move cost ``[B, K]`` of each move from ``params`` ``[B, N]``, with the reversal cost
+        where the observation carries the ``last`` move signs."""
+        g = self.grid
+        high, low = params < 1.0, params > 0.0
+        cost = g["move_cost"] * self.moved(high, low)
+        if last is not None:
+            cost = cost + g["reversal_cost"] * self.reversed(high, low, last)
+        return cost
+
     def net_input(self, obs: th.Tensor) -> th.Tensor:
         """What ``W`` reads from observations ``[B, D]``: the target ``[B, F]``, then the
         unsmoothed frame ``[B, F]`` and the intent ``[B, 1]`` where the env observes them."""
@@ -131,18 +155,18 @@ class AfterstateQNetwork(QNetwork):
         picked = embedding(rows, last.weight) @ hidden.unsqueeze(-1) + embedding(rows, last.bias.unsqueeze(-1))
         return picked.squeeze(-1)
 
-    def q_values(self, x: th.Tensor, d: th.Tensor, rows: th.Tensor, moved: th.Tensor) -> th.Tensor:
-        """Q ``[B, K]`` = reward(d) - move_cost * moved + gamma * ``W(x)[rows]`` from the
+    def q_values(self, x: th.Tensor, d: th.Tensor, rows: th.Tensor, cost: th.Tensor) -> th.Tensor:
+        """Q ``[B, K]`` = reward(d) - cost + gamma * ``W(x)[rows]`` from the
         observation's parts: ``W``'s input ``x`` (:meth:`net_input`), the distances ``d`` after
-        each move, the ``rows`` they land on and how many parameters each ``moved``.
+        each move, the ``rows`` they land on and what each move costs (:meth:`cost`).
 
         A linear reward without bonus is one subtraction (``v - d`` is ``-d + v`` bit for bit):
         every node counts in the exported policy's live decision.
         """
         g = self.grid
         v = g["gamma"] * self.values(x, rows)
-        if g["move_cost"]:
-            v = v - g["move_cost"] * moved
+        if g["move_cost"] or g["reversal_cost"]:
+            v = v - cost
         return v - d if g["reward"] == "linear" and not g["bonus"] else self.reward(d) + v
 
     def forward(self, obs: th.Tensor) -> th.Tensor:
@@ -152,7 +176,11 @@ class AfterstateQNetwork(QNetwork):
         params = obs[:, 2 * f:2 * f + n]
         cells = th.round(params * (g["subdiv"] - 1))
         x = self.net_input(obs)
-        return self.q_values(x, d, self.next_rows(cells), self.moved(params < 1.0, params > 0.0))
+        last = None
+        if g["reversal_cost"]:  # the observation's last move signs: just before the lead and the intent
+            end = obs.shape[1] - (f if g["lead"] else 0) - (1 if g["intent"] else 0)
+            last = obs[:, end - n:end]
+        return self.q_values(x, d, self.next_rows(cells), self.cost(params, last))
 
     def backup_loss(self, obs: th.Tensor, next_obs: th.Tensor, target: AfterstateQNetwork, n_rows: int) -> th.Tensor:
         """Squared error of ``W(y)`` against the grid backup from ``y'`` on ``n_rows`` random rows."""
@@ -177,7 +205,7 @@ class AfterstateQNetwork(QNetwork):
 
 
 class AfterstateHead(th.nn.Module):
-    """:meth:`AfterstateQNetwork.q_values` ``(x, d, rows, moved) -> Q [B, K]`` as a module: what
+    """:meth:`AfterstateQNetwork.q_values` ``(x, d, rows, cost) -> Q [B, K]`` as a module: what
     export puts in ``policy.onnx``. It is the Q-network's forward minus the observation slicing
     and the grid arithmetic, as the graph already has the normalised target, the neighbour
     distances and the rows the moves land on (it needs them for the distances)."""
@@ -186,8 +214,8 @@ class AfterstateHead(th.nn.Module):
         super().__init__()
         self.q_net = q_net
 
-    def forward(self, x: th.Tensor, d: th.Tensor, rows: th.Tensor, moved: th.Tensor) -> th.Tensor:
-        return self.q_net.q_values(x, d, rows, moved)
+    def forward(self, x: th.Tensor, d: th.Tensor, rows: th.Tensor, cost: th.Tensor) -> th.Tensor:
+        return self.q_net.q_values(x, d, rows, cost)
 
 
 class AfterstatePolicy(DQNPolicy):
