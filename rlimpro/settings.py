@@ -126,12 +126,11 @@ class Env:
     initial_params: float | list[float] = 0.5
     random_start: bool = True
     target_smoothing: float = 0.6
-    move_cost: float = 0.5
-    move_cost_per: Literal["move", "parameter"] = "parameter"
-    reversal_cost: float = 0.0
+    move_cost: float = 0.8
+    move_cost_per: Literal["move", "parameter"] = "move"
+    reversal_cost: float = 0.25
     intent: bool = True
     intent_range: list[float] = _default([-1.0, 1.0])
-    intent_p: float = 0.0
     synths: dict[str, Env] = _overrides()
 
 

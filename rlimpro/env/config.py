@@ -55,8 +55,6 @@ class EnvConfig:
         move, in the unit of ``move_cost``.
     :param intent: condition on an intent ``c`` in [-1, 1] (training draws one per episode).
     :param intent_range: the range training draws ``c`` from, uniformly.
-    :param intent_p: per-step probability that training draws a new ``c`` within an episode (the
-        performer turns the dial), besides the draw at each episode's start.
     """
 
     synth: str
@@ -87,7 +85,6 @@ class EnvConfig:
     move_cost: float = 0.0
     intent: bool = False
     intent_range: tuple[float, float] = (-1.0, 1.0)
-    intent_p: float = 0.0
     reach: int = 1
     move_cost_per: str = "parameter"
     reversal_cost: float = 0.0
@@ -174,9 +171,6 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
     for key, cost in (("move_cost", move_cost), ("reversal_cost", reversal_cost)):
         if cost < 0:
             raise RlimproError(f"params.yaml: env.{key} = {cost}; use a cost >= 0")
-    intent_p = float(env["intent_p"])
-    if not 0.0 <= intent_p <= 1.0:
-        raise RlimproError(f"params.yaml: env.intent_p = {intent_p}; use a probability in [0, 1]")
     lo, hi = (float(v) for v in env["intent_range"]) if len(env["intent_range"]) == 2 else (1.0, -1.0)
     if not -1.0 <= lo <= hi <= 1.0:
         raise RlimproError(f"params.yaml: env.intent_range = {env['intent_range']}; use [low, high] within [-1, 1]")
@@ -192,5 +186,5 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
         random_start=env["random_start"], corpus=env["corpus"],
         train_tracks=train_tracks, heldout_tracks=heldout_tracks, heldout_split=split,
         target_smoothing=smoothing, move_cost=move_cost, intent=bool(env["intent"]), intent_range=(lo, hi),
-        reach=reach, move_cost_per=env["move_cost_per"], reversal_cost=reversal_cost, intent_p=intent_p,
+        reach=reach, move_cost_per=env["move_cost_per"], reversal_cost=reversal_cost,
     )

