@@ -11,8 +11,9 @@ selected features. Beside ``nrmse``, each policy's ``overall`` entry has the mus
 combined frame-weighted over the held-out tracks.
 
 The agent and every step-limited baseline hear the track as the agent does live: through the
-run's target smoothing (:mod:`rlimpro.env.behaviour`), at intent 1; errors are measured
-against the raw frames (``nrmse``) and their 9-frame mean (``nrmse_smooth``).
+run's target smoothing (:mod:`rlimpro.env.behaviour`), at intent 1; the agent also gets the
+unsmoothed frame and its own last moves, as every live host feeds them (:class:`Frame`). Errors
+are measured against the raw frames (``nrmse``) and their 9-frame mean (``nrmse_smooth``).
 
 Baselines: ``random``; ``hold`` (never moves); ``greedy`` (best next step for the current
 target); ``greedy_hysteresis`` (greedy that moves only when its gain in distance beats a
@@ -53,7 +54,6 @@ BASELINES = ("random", "hold", "greedy", "greedy_hysteresis", "lookahead", "seek
 #: thresholds (z units of distance) the hysteresis baseline is tuned over
 THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)
 POLICIES = ("agent", *BASELINES, "oracle")
-
 
 
 @dataclass

@@ -151,3 +151,11 @@ def test_changed_table_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RlimproError, match="lookup.parquet: changed since main was trained"):
         export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
     assert not (tmp_path / "policy.onnx").exists()
+
+
+def test_a_seek_run_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    """The graph has no nearest-point search: a run observing seek offsets cannot be exported."""
+    run_dir = _trained(tmp_path, "dqn", "discrete", False, "all", {"seek": True})
+    with pytest.raises(RlimproError, match="env.seek are not exportable"):
+        export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
+    assert not (tmp_path / "policy.onnx").exists()
