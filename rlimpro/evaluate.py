@@ -162,12 +162,13 @@ def oracle_rows(core: Imitation, targets: np.ndarray, chunk: int = 256) -> np.nd
     return np.concatenate([core.nearest_point(targets[i:i + chunk]) for i in range(0, len(targets), chunk)])
 
 
-def rollout(core: Imitation, policy: Policy, targets: np.ndarray, heard: np.ndarray,
+def rollout(core: Imitation, policy: Policy, heard: np.ndarray, lead: np.ndarray,
             oracle_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Play one track from the run's initial params, as a live host would.
 
-    :param targets: the normalised frames times the intent ``[T, F]``.
-    :param heard: the same after the run's target smoothing ``[T, F]``.
+    :param heard: the normalised frames after the run's target smoothing, times the intent ``[T, F]``.
+    :param lead: the unsmoothed frames as the agent observes them, times the intent ``[T, F]``
+        (:func:`rlimpro.env.behaviour.smooth_track`).
     :param oracle_params: the params of the lookup point nearest each heard frame ``[T, N]``.
     :return: agent features ``[T, F]`` (normalised) and params ``[T, N]``.
     """
@@ -176,7 +177,7 @@ def rollout(core: Imitation, policy: Policy, targets: np.ndarray, heard: np.ndar
     feats = np.empty_like(heard)
     traj = np.empty((len(heard), core.cfg.n_params))
     for t in range(len(heard)):
-        frame = Frame(params, heard[t:t + 1], targets[t:t + 1], last, oracle_params[t:t + 1])
+        frame = Frame(params, heard[t:t + 1], lead[t:t + 1], last, oracle_params[t:t + 1])
         new = core.act(policy(core, frame), params)
         params, last = new, last_moves(last, params, new)
         feats[t] = core.features(params)[0]
@@ -212,9 +213,10 @@ class Heldout:
 
     :param run: the run.
     :param core: an env core of the run (batch of one).
-    :param tracks: per held-out track, ``(targets, heard)``: the normalised frames ``[T, F]`` times
-        the intent, and the frames after the run's target smoothing times the intent (what every
-        step-limited policy plays to).
+    :param tracks: per held-out track, ``(targets, heard, lead)``: the normalised frames ``[T, F]`` times
+        the intent, the frames after the run's target smoothing times the intent (what every
+        step-limited policy plays to), and the agent's lead (the unsmoothed frames; in pauses
+        below the silence gate, the held state) times the intent.
     :param intent: the intent ``c`` (1 = imitate; the errors are against ``c * y``).
     :param train: the heard training tracks (the hysteresis threshold is tuned on them).
     :param opts: the ``evaluate`` section that applies; ``fps``: analysis frames per second.
@@ -251,13 +253,16 @@ def heldout(run_dir: str | Path, root: str | Path, params: dict[str, Any] | None
         raise RlimproError(f"{Layout().corpus(cfg.corpus)}: held-out tracks {missing} are gone; retrain the run")
     idx = indices(cfg.features)
 
-    def heard(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    core = Imitation(cfg, table, run.norm, [], 1, opts["seed"])
+
+    def heard(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         targets = run.norm.apply(frames[:opts["max_frames"], idx])
-        return goal(targets, intent), goal(smooth_track(targets, cfg.target_smoothing), intent)
+        smoothed, lead = smooth_track(targets, cfg.target_smoothing, core.silent(targets))
+        return goal(targets, intent), goal(smoothed, intent), goal(lead, intent)
 
     framing = run.config.get("analysis", {})
     return Heldout(
-        run=run, core=Imitation(cfg, table, run.norm, [], 1, opts["seed"]),
+        run=run, core=core,
         tracks=[heard(f) for f in track_frames(tracks, cfg.heldout_tracks, cfg.heldout_split, heldout=True)],
         train=[heard(f)[1] for f in track_frames(tracks, cfg.train_tracks, cfg.heldout_split, heldout=False)],
         opts=opts, fps=framing.get("sr", SR) / framing.get("hop", HOP), intent=intent,
@@ -277,9 +282,9 @@ def play(h: Heldout, policies: dict[str, Policy], oracle: bool = False) -> tuple
     tallies: dict[str, list[dict[str, Any]]] = {p: [] for p in names}
     start = np.asarray(core.cfg.initial_params, np.float64)[None]
     first: dict[str, Any] = {}
-    for k, (targets, heard) in enumerate(h.tracks):
+    for k, (targets, heard, lead) in enumerate(h.tracks):
         seek_params = table.grid_params(oracle_rows(core, heard))
-        results = {name: rollout(core, pol, targets, heard, seek_params) for name, pol in policies.items()}
+        results = {name: rollout(core, pol, heard, lead, seek_params) for name, pol in policies.items()}
         if oracle:
             rows = oracle_rows(core, targets)
             results["oracle"] = (core.points[rows], table.grid_params(rows))

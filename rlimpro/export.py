@@ -170,9 +170,17 @@ def _heard(g: _Graph, core: Any) -> _Heard:
     if a:
         state = _state_part(g, 0, f) if n else g.op("Cast", "state", to=_D)
         mixed = g.op("Add", g.op("Mul", state, g.const(a)), g.op("Mul", y, g.const(1.0 - a)))
-        lead = y if intent is None else g.op("Mul", intent, y)
+        if core.gate is not None:  # a pause keeps the state, and the lead is the held state
+            k, z = core.gate
+            silent = g.op("Less", g.op("Slice", y, g.const([k], np.int64), g.const([k + 1], np.int64),
+                                       g.const([1], np.int64)), g.const(z))
+            mixed = g.op("Where", silent, state, mixed)
         smoothed = g.op("Cast", mixed, to=_F, out=None if n else "state_next")
-        y = g.op("Cast", smoothed, to=_D)
+        held = g.op("Cast", smoothed, to=_D)
+        if core.gate is not None:
+            y = g.op("Where", silent, held, y)
+        lead = y if intent is None else g.op("Mul", intent, y)
+        y = held
     last = _state_part(g, f, n) if n else None
     return _Heard(y if intent is None else g.op("Mul", intent, y), lead, smoothed, last)
 
@@ -385,6 +393,7 @@ def policy_metadata(run: Any, param_names: list[str], analysis: dict[str, Any]) 
         **({"reach": str(cfg.reach)} if cfg.reach > 1 else {}),
         **({"move_cost_per": cfg.move_cost_per} if cfg.move_cost_per != "parameter" else {}),
         **({"reversal_cost": repr(float(cfg.reversal_cost))} if cfg.reversal_cost else {}),
+        **({"silence_gate": repr(float(cfg.silence_gate))} if cfg.silence_gate is not None else {}),
         **({"intent_default": repr(INTENT_DEFAULT)} if cfg.intent else {}),
         **({"state_size": str(sum(state_sizes(cfg)))} if sum(state_sizes(cfg)) else {}),
     }
@@ -446,7 +455,7 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
     import torch
 
     from rlimpro.env.actions import decode
-    from rlimpro.env.behaviour import goal, last_moves, smooth
+    from rlimpro.env.behaviour import goal, last_moves, listen
 
     cfg = core.cfg
     target, params = _samples(core, n, corpus, seed)
@@ -462,8 +471,8 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
         feeds["state"] = np.concatenate([state, last], axis=1)
     p64 = params.astype(np.float64)
     y = core.norm.apply(target.astype(np.float64))
-    smoothed = smooth(state.astype(np.float64), y, cfg.target_smoothing)
-    obs = core.observe(p64, goal(smoothed, intent), intent, goal(y, intent), last if k else None)
+    smoothed, lead = listen(state.astype(np.float64), y, cfg.target_smoothing, core.silent(y)) if f else (y, y)
+    obs = core.observe(p64, goal(smoothed, intent), intent, goal(lead, intent), last if k else None)
     actions, _ = model.predict(obs, deterministic=True)
     nxt = decode(actions, p64, space=cfg.action_space, step=cfg.step, reach=cfg.reach)
     expected = nxt.astype(np.float32)

@@ -126,6 +126,7 @@ class Env:
     initial_params: float | list[float] = 0.5
     random_start: bool = True
     target_smoothing: float = 0.6
+    silence_gate: float | None = None
     move_cost: float = 0.8
     move_cost_per: Literal["move", "parameter"] = "move"
     reversal_cost: float = 0.25

@@ -48,6 +48,8 @@ class EnvConfig:
     :param random_start: training episodes start from a random grid point.
     :param corpus: corpus name; ``train_tracks``/``heldout_tracks``: the split of its tracks.
     :param target_smoothing: pole of the target's one-pole smoothing (0 = off), see :mod:`rlimpro.env.behaviour`.
+    :param silence_gate: loudness (LUFS) below which a frame is a pause that the agent does not
+        hear (see :mod:`rlimpro.env.behaviour`); None = off.
     :param move_cost: reward cost per parameter that changes in a step, in units of what one grid
         cell typically changes (:attr:`rlimpro.env.core.Imitation.move_unit`).
     :param move_cost_per: ``parameter`` (charged per changed parameter) or ``move`` (once per step that changes any).
@@ -82,6 +84,7 @@ class EnvConfig:
     heldout_tracks: list[str]
     heldout_split: float
     target_smoothing: float = 0.0
+    silence_gate: float | None = None
     move_cost: float = 0.0
     intent: bool = False
     intent_range: tuple[float, float] = (-1.0, 1.0)
@@ -167,6 +170,10 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
     smoothing, move_cost = float(env["target_smoothing"]), float(env["move_cost"])
     if not 0.0 <= smoothing < 1.0:
         raise RlimproError(f"params.yaml: env.target_smoothing = {smoothing}; use a pole in [0, 1) (0 = off)")
+    gate = None if env["silence_gate"] is None else float(env["silence_gate"])
+    if gate is not None and ("loudness" not in features or not smoothing):
+        raise RlimproError(f"params.yaml: env.silence_gate = {gate} needs loudness among env.features and "
+                           f"env.target_smoothing > 0 (it holds the smoothed target); set it to null")
     reversal_cost = float(env["reversal_cost"])
     for key, cost in (("move_cost", move_cost), ("reversal_cost", reversal_cost)):
         if cost < 0:
@@ -186,5 +193,5 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
         random_start=env["random_start"], corpus=env["corpus"],
         train_tracks=train_tracks, heldout_tracks=heldout_tracks, heldout_split=split,
         target_smoothing=smoothing, move_cost=move_cost, intent=bool(env["intent"]), intent_range=(lo, hi),
-        reach=reach, move_cost_per=env["move_cost_per"], reversal_cost=reversal_cost,
+        reach=reach, move_cost_per=env["move_cost_per"], reversal_cost=reversal_cost, silence_gate=gate,
     )

@@ -39,12 +39,12 @@ import numpy as np
 
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import decode, deltas, toward
-from rlimpro.env.behaviour import charged, goal, last_moves, smooth
+from rlimpro.env.behaviour import charged, goal, last_moves, listen
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
 from rlimpro.env.targets import Normalisation
 
-__all__ = ["Imitation", "neighbour_moves"]
+__all__ = ["Imitation", "gate", "neighbour_moves"]
 
 _STATIC, _DYNAMIC, _CORPUS = 0, 1, 2
 _MODES = {"static": _STATIC, "dynamic": _DYNAMIC, "corpus": _CORPUS}
@@ -58,6 +58,14 @@ def neighbour_moves(kind: str, n_params: int, reach: int = 1) -> np.ndarray:
         eye = np.eye(n_params)
         return np.concatenate([np.zeros((1, n_params)), np.stack([eye, -eye], axis=1).reshape(-1, n_params)])
     return np.zeros((0, n_params))
+
+
+def gate(cfg: EnvConfig, norm: Normalisation) -> tuple[int, float] | None:
+    """The silence gate as (column of loudness among the features, threshold in its z units), or None."""
+    if cfg.silence_gate is None:
+        return None
+    k = list(cfg.features).index("loudness")
+    return k, float((cfg.silence_gate - norm.mean[k]) / norm.std[k])
 
 
 class Imitation:
@@ -127,6 +135,12 @@ class Imitation:
         self.pos = np.zeros(num_envs, np.int64)
         self.t = np.zeros(num_envs, np.int64)
         self.initial = np.asarray(cfg.initial_params, np.float64)
+        #: with a silence gate: the column of loudness and the gate in z units of it
+        self.gate = gate(cfg, norm)
+
+    def silent(self, frames: np.ndarray) -> np.ndarray | None:
+        """``[..., 1]`` true where normalised ``frames [..., F]`` are pauses (below the silence gate); None = no gate."""
+        return None if self.gate is None else frames[..., self.gate[0]:self.gate[0] + 1] < self.gate[1]
 
     def _move_unit(self) -> float:
         """Mean distance between the features of grid points one cell of one parameter apart."""
@@ -255,9 +269,10 @@ class Imitation:
 
     def _hear(self, idx: np.ndarray | slice) -> None:
         """Smooth the new frames of envs ``idx`` into their state and set their targets."""
-        self.state[idx] = smooth(self.state[idx], self.frame[idx], self.cfg.target_smoothing)
+        frame = self.frame[idx]
+        self.state[idx], lead = listen(self.state[idx], frame, self.cfg.target_smoothing, self.silent(frame))
         self.target[idx] = goal(self.state[idx], self.intent[idx])
-        self.heard[idx] = goal(self.frame[idx], self.intent[idx])
+        self.heard[idx] = goal(lead, self.intent[idx])
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance every env one step (no auto-reset).

@@ -12,8 +12,8 @@ from gymnasium import spaces
 
 from rlimpro.algos.avi.afterstate import AfterstateQNetwork, grid_spec
 from rlimpro.env.actions import deltas
-from rlimpro.env.behaviour import (charged, goal, group_delay, last_moves, moved_params, reversed_params, smooth,
-                                   smooth_track)
+from rlimpro.env.behaviour import (charged, goal, group_delay, last_moves, listen, moved_params, reversed_params,
+                                   smooth, smooth_track)
 from rlimpro.env.build import prepare
 from rlimpro.env.gym_env import observation_space
 from rlimpro.errors import RlimproError
@@ -27,15 +27,16 @@ def _core(root: Path, params: dict, **env: object):
 
 def test_smoothing_is_a_one_pole_rounded_to_float32() -> None:
     y = np.random.default_rng(0).normal(size=(50, 3))
-    out = smooth_track(y, 0.7)
+    out, lead = smooth_track(y, 0.7)
+    np.testing.assert_array_equal(lead, y)  # no gate: the agent's lead is the frame itself
     state = np.zeros(3)
     for t in range(50):
         state = (0.7 * state + 0.3 * y[t]).astype(np.float32).astype(np.float64)
         np.testing.assert_array_equal(out[t], state)
     assert out.dtype == np.float64 and np.array_equal(out, out.astype(np.float32))
-    np.testing.assert_array_equal(smooth_track(y, 0.0), y)  # off: the frames themselves
+    np.testing.assert_array_equal(smooth_track(y, 0.0)[0], y)  # off: the frames themselves
     # a step settles with the stated group delay: the mean lag of the impulse response
-    impulse = smooth_track(np.r_[[1.0], np.zeros(400)][:, None], 0.6)[:, 0]
+    impulse = smooth_track(np.r_[[1.0], np.zeros(400)][:, None], 0.6)[0][:, 0]
     assert np.isclose((np.arange(401) * impulse).sum() / impulse.sum(), group_delay(0.6), atol=1e-4)
 
 
@@ -53,6 +54,32 @@ def test_env_targets_are_the_smoothed_frames_times_the_intent(toy_project: Path,
         np.testing.assert_array_equal(obs[:, -1:], core.intent.astype(np.float32))  # the intent is observed
         assert observation_space(core).contains(obs[0])
     assert not np.array_equal(core.target, core.frame)
+
+
+def test_a_pause_below_the_silence_gate_is_not_heard() -> None:
+    """Below the gate the smoothing state holds and the lead is the held state; above it, as without a gate."""
+    y = np.random.default_rng(4).normal(size=(60, 3))
+    silent = np.zeros((60, 1), bool)
+    silent[20:35] = True
+    out, lead = smooth_track(y, 0.6, silent)
+    plain, _ = smooth_track(y[:20], 0.6)
+    np.testing.assert_array_equal(out[:20], plain)
+    np.testing.assert_array_equal(out[20:35], np.repeat(out[19:20], 15, axis=0))  # held through the pause
+    np.testing.assert_array_equal(lead[20:35], out[20:35])
+    np.testing.assert_array_equal(lead[35:], y[35:])
+    state, heard = listen(out[34], y[35], 0.6, np.array([False]))
+    np.testing.assert_array_equal(state, out[35])
+
+
+def test_the_env_does_not_hear_pauses(toy_project: Path, params: dict) -> None:
+    core = _core(toy_project, params, target_smoothing=0.5, target_mode="corpus", silence_gate=-1e9)
+    quiet = _core(toy_project, defaults(), target_smoothing=0.5, target_mode="corpus", silence_gate=1e9)
+    assert core.silent(core.frame).sum() == 0 and quiet.silent(quiet.frame).all()
+    quiet.reset()
+    stay = np.full(4, (3**3 - 1) // 2)
+    for _ in range(5):
+        quiet.step(stay)
+        assert not quiet.state.any() and not quiet.heard.any()  # nothing heard: still the zero state
 
 
 @pytest.mark.parametrize(("per", "charges"), [("parameter", 2), ("move", 1)])
@@ -139,3 +166,10 @@ def test_reversal_count_is_the_same_in_numpy_and_torch(toy_project: Path, params
 def test_bad_settings_are_refused(toy_project: Path, params: dict, key: str, value: float, match: str) -> None:
     with pytest.raises(RlimproError, match=match):
         _core(toy_project, params, **{key: value})
+
+
+@pytest.mark.parametrize("env", [{"target_smoothing": 0.0}, {"features": ["centroid", "flatness"]}],
+                         ids=["no-smoothing", "no-loudness"])
+def test_a_silence_gate_needs_loudness_and_smoothing(toy_project: Path, params: dict, env: dict) -> None:
+    with pytest.raises(RlimproError, match="silence_gate = -60.0 needs loudness among env.features and"):
+        _core(toy_project, params, silence_gate=-60.0, **env)

@@ -111,4 +111,5 @@ def test_grid_fast_path_equals_pure_observe(toy_project: Path, params: dict, spa
         actions = rng.integers(27, size=8) if space == "discrete" else rng.integers(3, size=(8, 3))
         core.step(actions)
         np.testing.assert_allclose(core.params, core.act(actions, before))
-        np.testing.assert_array_equal(core.observation(), core.observe(core.params, core.target, core.intent, core.heard))
+        np.testing.assert_array_equal(core.observation(),
+                                      core.observe(core.params, core.target, core.intent, core.heard, core.last))

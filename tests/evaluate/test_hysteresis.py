@@ -17,7 +17,7 @@ def _setup(root: Path, params: dict, **env: object):
     setup = prepare(root, "toy", params)
     core = setup.core()
     idx = indices(setup.cfg.features)
-    tracks = [smooth_track(setup.norm.apply(f[:, idx]), setup.cfg.target_smoothing) for f in setup.frames(heldout=False)]
+    tracks = [smooth_track(setup.norm.apply(f[:, idx]), setup.cfg.target_smoothing)[0] for f in setup.frames(heldout=False)]
     return core, tracks
 
 
@@ -35,7 +35,7 @@ def test_it_moves_only_when_the_gain_beats_the_threshold(toy_project: Path, para
 
 def test_tuning_follows_the_move_cost(toy_project: Path, params: dict) -> None:
     """Free moves: the best threshold is (near) 0, greedy itself; dear moves: a higher one."""
-    free, tracks = _setup(toy_project, params, move_cost=0.0)
+    free, tracks = _setup(toy_project, params, move_cost=0.0, reversal_cost=0.0)
     best_free, returns = tune_hysteresis(free, tracks)
     assert returns.shape == (len(THRESHOLDS),) and np.isfinite(returns).all()
     dear, tracks = _setup(toy_project, params, move_cost=2.0)

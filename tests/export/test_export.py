@@ -32,6 +32,9 @@ CONFIGS = [
     pytest.param("avi", "discrete", False, "all", {"reach": 2, "move_cost_per": "move"}, id="avi-discrete-reach2-per-move"),
     pytest.param("avi", "discrete", False, "all", {"move_cost_per": "move", "reversal_cost": 0.2},
                  id="avi-discrete-per-move-reversal"),
+    pytest.param("avi", "discrete", False, "all", {"silence_gate": "median"}, id="avi-discrete-silence-gate"),
+    pytest.param("ppo", "multidiscrete", False, "all", {"silence_gate": "median"}, id="ppo-multidiscrete-silence-gate",
+                 marks=pytest.mark.slow),
     pytest.param("dqn", "discrete", False, "axis", {"reversal_cost": 0.2}, id="dqn-discrete-nearest-axis-reversal",
                  marks=pytest.mark.slow),
     pytest.param("ppo", "continuous", True, "all", {"reversal_cost": 0.2, "target_smoothing": 0.0},
@@ -44,8 +47,15 @@ CONFIGS = [
 
 
 def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: str, env: dict | None = None) -> Path:
-    """A synthetic project in ``root`` with a briefly trained run; returns the run folder."""
+    """A synthetic project in ``root`` with a briefly trained run; returns the run folder.
+
+    ``env`` overrides params.yaml's env section; ``silence_gate: "median"`` puts the gate at the
+    first track's median loudness, so that half its frames are pauses.
+    """
     write_synthetic_project(root, synth="toy", n_params=3, subdiv=6, n_tracks=3, frames=200)
+    if (env or {}).get("silence_gate") == "median":
+        loudness = next(iter(load_tracks(root, "demo").values()))[:, indices(["loudness"])[0]]
+        env = {**env, "silence_gate": float(np.median(loudness))}
     params = defaults()
     params["train"].update(algo=algo, action_space=space, total_timesteps=1200, n_envs=4)
     algos = params["train"]["algos"]
@@ -85,18 +95,21 @@ def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: 
     assert not any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
     meta = {p.key: p.value for p in model.metadata_props}
     assert (meta["algo"], meta["action_space"], meta["synth"], meta["n_params"]) == (algo, space, "toy", "3")
-    assert meta.get("reach", "1") == str(env.get("reach", 1))
-    assert meta.get("move_cost_per", "parameter") == env.get("move_cost_per", "parameter")
-    sizes = {"smoothing": 8 * (env.get("target_smoothing", 0.6) > 0), "last moves": 3 * bool(env.get("reversal_cost"))}
+    expected = {**defaults()["env"], **env}
+    assert meta.get("reach", "1") == str(expected["reach"])
+    assert meta.get("move_cost_per", "parameter") == expected["move_cost_per"]
+    sizes = {"smoothing": 8 * (expected["target_smoothing"] > 0), "last moves": 3 * bool(expected["reversal_cost"])}
     assert meta["state_size"] == str(sum(sizes.values())), sizes
+    assert ("silence_gate" in meta) == (expected["silence_gate"] is not None)
     assert meta["features"] == "loudness,centroid,spread,skewness,kurtosis,rolloff,flatness,crest"
     assert sorted(tmp_path.glob("*.onnx")) == [out]  # one file, no external data beside it
     raw = out.read_bytes()  # the same bytes wherever and from whichever source line it is exported
     assert str(Path(__file__).resolve().parents[2]).encode() not in raw and b"stack_trace" not in raw
 
 
-@pytest.mark.parametrize(("intent", "env"), [(1.0, {}), (-0.5, {}), (1.0, {"reversal_cost": 0.2})],
-                         ids=["imitate", "intent-0.5", "reversal-cost"])
+@pytest.mark.parametrize(("intent", "env"), [(1.0, {}), (-0.5, {}), (1.0, {"reversal_cost": 0.2}),
+                                             (1.0, {"silence_gate": "median"})],
+                         ids=["imitate", "intent-0.5", "reversal-cost", "silence-gate"])
 def test_live_policy_plays_the_evaluations_trajectory(tmp_path: Path, intent: float, env: dict) -> None:
     """The live Policy, stepping a corpus track with its own params, state and intent, plays
     exactly the trajectory the evaluation's rollout of the SB3 agent plays (what metrics.json
@@ -112,8 +125,10 @@ def test_live_policy_plays_the_evaluations_trajectory(tmp_path: Path, intent: fl
     idx = indices(run.env.features)
     frames = next(iter(load_tracks(tmp_path, "demo").values()))[:, idx].astype(np.float32)
     y = run.norm.apply(frames.astype(np.float64))
-    smoothed = smooth_track(y, run.env.target_smoothing)
-    _, traj = rollout(core, agent_policy(run, intent), goal(y, intent), goal(smoothed, intent), np.zeros((len(y), 3)))
+    silent = core.silent(y)
+    assert silent is None or 0.3 < silent.mean() < 0.7
+    smoothed, lead = smooth_track(y, run.env.target_smoothing, silent)
+    _, traj = rollout(core, agent_policy(run, intent), goal(smoothed, intent), goal(lead, intent), np.zeros((len(y), 3)))
     live = Policy(out)
     assert live.set_intent(intent)
     start = np.asarray(run.env.initial_params, np.float32)
