@@ -15,7 +15,6 @@ from rlimpro.algos import ALGOS
 from rlimpro.algos.avi.afterstate import AfterstateDQN, grid_spec
 from rlimpro.env import prepare
 from rlimpro.env.actions import deltas
-from rlimpro.env.behaviour import moved_params
 from rlimpro.env.core import Imitation
 from rlimpro.errors import RlimproError
 from rlimpro.train import train
@@ -34,23 +33,32 @@ def _model(toy_project: Path, params: dict, gamma: float, **env: object) -> tupl
     return model, core
 
 
+def _costs(core: Imitation, params: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+    """The env's move penalty ``[B, K]`` of every move from ``params`` (with ``last`` moves: the reversals too)."""
+    return np.stack([core.move_penalty(params, np.clip(params + m * core.cfg.step, 0.0, 1.0), last)
+                     for m in deltas(core.cfg.n_params).astype(np.float64)], axis=1)
+
+
 def test_q_is_reward_plus_the_landing_rows_value(toy_project: Path, params: dict) -> None:
     model, core = _model(toy_project, params, 0.5, reward="cubic", bonus=0.5)
+    rng = np.random.default_rng(5)
+    for _ in range(3):  # some last moves to turn back against
+        core.step(rng.integers(27, size=64))
     obs = torch.as_tensor(core.observation())
     q = model.q_net(obs).detach().numpy()
-    assert core.cfg.move_cost > 0 and core.lead and core.cfg.intent  # the defaults exercise every part
+    assert core.cfg.move_cost > 0 and core.reversal_cost > 0 and core.lead and core.cfg.intent  # the defaults
+    assert core.last.any()  # exercise every part
     every_row = model.q_net.q_net(model.q_net.net_input(obs)).detach().numpy()  # W(x) for all rows [B, rows]
     landing = core.next_rows[core.rows]  # [B, 3**N] rows reached by each action (env's own table)
     rewards = core.reward(core.candidates(core.params, core.target, core.moves))
-    cost = core.move_cost * moved_params(core.params, deltas(3))
+    cost = _costs(core, core.params, core.last)
     expected = rewards - cost + 0.5 * np.take_along_axis(every_row, landing, axis=1)
     np.testing.assert_allclose(q, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_zero_gamma_plays_greedy(toy_project: Path, params: dict) -> None:
     model, core = _model(toy_project, params, 0.0)
-    rewards = core.reward(core.candidates(core.params, core.target, core.moves))
-    rewards -= core.move_cost * moved_params(core.params, deltas(3))
+    rewards = core.reward(core.candidates(core.params, core.target, core.moves)) - _costs(core, core.params, core.last)
     actions, _ = model.predict(core.observation(), deterministic=True)
     np.testing.assert_allclose(rewards[np.arange(64), actions], rewards.max(axis=1), rtol=1e-6)
 
@@ -73,7 +81,7 @@ def test_backup_matches_a_brute_force_numpy_backup(toy_project: Path, params: di
     y_next = nxt[:, f:2 * f].numpy().astype(np.float64)
     d = core.distance(core.points[None], y_next[:, None])  # [B, rows]
     landing = core.reward(np.minimum(d, core.cfg.obs_clip)) + 0.7 * w_next
-    cost = core.move_cost * moved_params(core.grid[rows], deltas(3))  # [rows, K]
+    cost = _costs(core, core.grid[rows], None)  # [rows, K]: the backup leaves reversals out
     goal = (landing[:, core.next_rows[rows]] - cost).max(-1)  # best move from each sampled row
     assert loss == pytest.approx(((w_now[:, rows] - goal) ** 2).mean(), rel=1e-4)
 
