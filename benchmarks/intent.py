@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-import yaml
-
-from _runs import ROOT, trained
+from _runs import ROOT, apply_sets, sets_label, trained
 from rlimpro.evaluate import agent_policy, heldout, play
 from rlimpro.layout import Layout
 from rlimpro.train import load_run
@@ -40,19 +38,16 @@ def main() -> None:
                     help="compare a conditioned run trained this many steps instead of the DAG's runs/main; "
                          "the single-intent runs keep params.yaml's budget")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="train the conditioned run with another setting too, e.g. env.intent_p=0.03 (repeatable)")
+                    help="train the conditioned run with another setting too, e.g. env.reversal_cost=0.5 (repeatable)")
     ap.add_argument("--fresh", action="store_true", help="retrain the single-intent runs")
     args = ap.parse_args()
     main_run = Layout(ROOT).run(args.synth)
     if args.steps or args.sets:
         def conditioned(params: dict) -> None:
             params["train"]["total_timesteps"] = args.steps or params["train"]["total_timesteps"]
-            for item in args.sets:
-                key, value = item.split("=", 1)
-                section, name = key.split(".", 1)
-                params[section]["synths"].setdefault(args.synth, {})[name] = yaml.safe_load(value)
+            apply_sets(params, args.synth, args.sets)
 
-        label = (f"-steps{args.steps}" if args.steps else "") + "".join(f"-{k.split('.')[-1]}{v}" for k, v in (s.split("=", 1) for s in args.sets))
+        label = (f"-steps{args.steps}" if args.steps else "") + sets_label(args.sets)
         main_run = trained(args.synth, f"bench-intent-all{label}", conditioned, args.fresh)
     print(f"# intent dial, {args.synth}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("| intent c | conditioned nRMSE | single-intent nRMSE | ratio | within 5 % |")

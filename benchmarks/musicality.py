@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from _runs import ROOT, trained
+from _runs import ROOT, apply_sets, sets_label, trained
 from rlimpro.evaluate import evaluate_run, heldout, hysteresis_curve
 from rlimpro.layout import Layout, eval_dir
 
@@ -40,8 +39,7 @@ def heuristic_at(curve: list[dict], moves_per_s: float) -> float:
 
 def run_id(cost: float, seed: int, steps: int | None, sets: list[str]) -> str:
     """The ad-hoc run's name."""
-    label = "".join(f"-{key.split('.')[-1]}{value}" for key, value in (s.split("=", 1) for s in sets))
-    return f"bench-cost{cost:g}-seed{seed}" + (f"-steps{steps}" if steps else "") + label
+    return f"bench-cost{cost:g}-seed{seed}" + (f"-steps{steps}" if steps else "") + sets_label(sets)
 
 
 def agent_run(synth: str, cost: float, seed: int, steps: int | None, sets: list[str], fresh: bool) -> dict:
@@ -50,10 +48,7 @@ def agent_run(synth: str, cost: float, seed: int, steps: int | None, sets: list[
         params["env"]["synths"].setdefault(synth, {})["move_cost"] = cost  # over a per-synth default too
         params["train"]["seed"] = seed
         params["train"]["total_timesteps"] = steps or params["train"]["total_timesteps"]
-        for item in sets:  # section.key=value: a per-synth override, so it wins over params.yaml's own
-            key, value = item.split("=", 1)
-            section, name = key.split(".", 1)
-            params[section]["synths"].setdefault(synth, {})[name] = yaml.safe_load(value)
+        apply_sets(params, synth, sets)
 
     run = trained(synth, run_id(cost, seed, steps, sets), change, fresh)
     metrics = eval_dir(run) / "metrics.json"

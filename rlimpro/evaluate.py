@@ -62,7 +62,8 @@ class Frame:
 
     :param params: where the synth stands ``[1, N]``.
     :param target: the heard target ``[1, F]``: the normalised frame smoothed, times the intent.
-    :param lead: the frame times the intent, before smoothing ``[1, F]``.
+    :param lead: the frame times the intent, before smoothing ``[1, F]`` (in a pause below the
+        silence gate, the held smoothed target: :func:`rlimpro.env.behaviour.listen`).
     :param last: each parameter's last move sign ``[1, N]`` (:func:`rlimpro.env.behaviour.last_moves`).
     :param oracle: the params of the lookup point nearest the heard target ``[1, N]`` (for ``seek``).
     """

@@ -127,10 +127,15 @@ def _features(g: _Graph, p: str, points: str, cfg: Any, table: Any) -> str:
     return g.op("ReduceSum", weighted, g.const([2], np.int64), keepdims=0)  # [B, M, F]
 
 
+def _batch_shape(g: _Graph, width: int) -> str:
+    """The shape ``[B, width]`` with the batch of ``target``: optional inputs are expanded to it,
+    so that their defaults (``[1, width]`` initializers) serve a batch of any size."""
+    return g.op("Concat", g.op("Shape", "target", start=0, end=1), g.const([width], np.int64), axis=0)
+
+
 def _intent(g: _Graph) -> str:
-    """The ``intent`` input as float64 ``[B, 1]``, clipped to [-1, 1]; expanded to the batch of
-    ``target``, so that its default (a [1, 1] initializer) serves a batch of any size."""
-    shape = g.op("Concat", g.op("Shape", "target", start=0, end=1), g.const([1], np.int64), axis=0)
+    """The ``intent`` input as float64 ``[B, 1]`` (see :func:`_batch_shape`), clipped to [-1, 1]."""
+    shape = _batch_shape(g, 1)
     intent = g.op("Cast", g.op("Expand", "intent", shape), to=_D)
     return g.op("Clip", intent, g.const(-1.0), g.const(1.0))
 
@@ -152,9 +157,8 @@ def state_sizes(cfg: Any) -> tuple[int, int]:
 
 
 def _state_part(g: _Graph, start: int, size: int) -> str:
-    """Columns ``start .. start + size`` of the ``state`` input as float64 ``[B, size]``, expanded to
-    the batch of ``target`` (so that its default, a [1, S] initializer, serves a batch of any size)."""
-    shape = g.op("Concat", g.op("Shape", "target", start=0, end=1), g.const([size], np.int64), axis=0)
+    """Columns ``start .. start + size`` of the ``state`` input as float64 ``[B, size]`` (see :func:`_batch_shape`)."""
+    shape = _batch_shape(g, size)
     part = g.op("Slice", "state", g.const([start], np.int64), g.const([start + size], np.int64), g.const([1], np.int64))
     return g.op("Cast", g.op("Expand", part, shape), to=_D)
 
