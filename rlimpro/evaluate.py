@@ -63,7 +63,7 @@ class Frame:
     :param params: where the synth stands ``[1, N]``.
     :param target: the heard target ``[1, F]``: the normalised frame smoothed, times the intent.
     :param lead: the frame times the intent, before smoothing ``[1, F]`` (in a pause below the
-        silence gate, the held smoothed target: :func:`rlimpro.env.behaviour.listen`).
+        silence gate, the held smoothed timbre: :func:`rlimpro.env.behaviour.listen`).
     :param last: each parameter's last move sign ``[1, N]`` (:func:`rlimpro.env.behaviour.last_moves`).
     :param oracle: the params of the lookup point nearest the heard target ``[1, N]`` (for ``seek``).
     """
@@ -217,7 +217,7 @@ class Heldout:
     :param tracks: per held-out track, ``(targets, heard, lead)``: the normalised frames ``[T, F]`` times
         the intent, the frames after the run's target smoothing times the intent (what every
         step-limited policy plays to), and the agent's lead (the unsmoothed frames; in pauses
-        below the silence gate, the held state) times the intent.
+        below the silence gate, the held timbre) times the intent.
     :param intent: the intent ``c`` (1 = imitate; the errors are against ``c * y``).
     :param train: the heard training tracks (the hysteresis threshold is tuned on them).
     :param opts: the ``evaluate`` section that applies; ``fps``: analysis frames per second.
@@ -258,7 +258,7 @@ def heldout(run_dir: str | Path, root: str | Path, params: dict[str, Any] | None
 
     def heard(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         targets = run.norm.apply(frames[:opts["max_frames"], idx])
-        smoothed, lead = smooth_track(targets, cfg.target_smoothing, core.silent(targets))
+        smoothed, lead = smooth_track(targets, cfg.target_smoothing, core.gate)
         return goal(targets, intent), goal(smoothed, intent), goal(lead, intent)
 
     framing = run.config.get("analysis", {})

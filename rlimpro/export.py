@@ -173,16 +173,18 @@ def _heard(g: _Graph, core: Any) -> _Heard:
     intent = _intent(g) if cfg.intent else None
     if a:
         state = _state_part(g, 0, f) if n else g.op("Cast", "state", to=_D)
-        mixed = g.op("Add", g.op("Mul", state, g.const(a)), g.op("Mul", y, g.const(1.0 - a)))
-        if core.gate is not None:  # a pause keeps the state, and the lead is the held state
+        if core.gate is not None:  # a pause: loudness no lower than the gate, the timbre held
             k, z = core.gate
-            silent = g.op("Less", g.op("Slice", y, g.const([k], np.int64), g.const([k + 1], np.int64),
-                                       g.const([1], np.int64)), g.const(z))
-            mixed = g.op("Where", silent, state, mixed)
+            loud = g.op("Slice", y, g.const([k], np.int64), g.const([k + 1], np.int64), g.const([1], np.int64))
+            timbre = g.op("And", g.op("Less", loud, g.const(z)), g.const(np.arange(f) != k, bool))
+            y = g.op("Max", y, g.const(np.where(np.arange(f) == k, z, -np.inf)))
+        mixed = g.op("Add", g.op("Mul", state, g.const(a)), g.op("Mul", y, g.const(1.0 - a)))
+        if core.gate is not None:
+            mixed = g.op("Where", timbre, state, mixed)
         smoothed = g.op("Cast", mixed, to=_F, out=None if n else "state_next")
         held = g.op("Cast", smoothed, to=_D)
         if core.gate is not None:
-            y = g.op("Where", silent, held, y)
+            y = g.op("Where", timbre, held, y)
         lead = y if intent is None else g.op("Mul", intent, y)
         y = held
     last = _state_part(g, f, n) if n else None
@@ -475,7 +477,7 @@ def check_parity(path: str | Path, core: Any, model: Any, *, n: int = 10_000, co
         feeds["state"] = np.concatenate([state, last], axis=1)
     p64 = params.astype(np.float64)
     y = core.norm.apply(target.astype(np.float64))
-    smoothed, lead = listen(state.astype(np.float64), y, cfg.target_smoothing, core.silent(y)) if f else (y, y)
+    smoothed, lead = listen(state.astype(np.float64), y, cfg.target_smoothing, core.gate) if f else (y, y)
     obs = core.observe(p64, goal(smoothed, intent), intent, goal(lead, intent), last if k else None)
     actions, _ = model.predict(obs, deterministic=True)
     nxt = decode(actions, p64, space=cfg.action_space, step=cfg.step, reach=cfg.reach)

@@ -7,10 +7,11 @@
   float32 at every step because live hosts carry it as the policy's float32 ``state``; the
   exported graph does exactly the same arithmetic in float64 (``a * s + (1 - a) * y``).
 - **Silence gate** (``env.silence_gate``, LUFS, off by default): a frame whose loudness is below
-  it is a pause. It leaves the smoothing state as it was, and the unsmoothed frame the agent
-  also observes (its *lead*) becomes that held state, so the agent hears nothing new until the
-  musician plays again (:func:`listen`). Pauses are where a noise floor's spectral descriptors
-  swing by several z from one frame to the next.
+  it is a pause. Loudness is heard no lower than the gate, so the synth goes quiet with the
+  musician; every other feature (the timbre) is not heard: its smoothing state holds, and the
+  unsmoothed frame the agent also observes (its *lead*) is that held state (:func:`listen`).
+  Pauses are where a noise floor's spectral descriptors swing by several z from one frame to
+  the next, and where a digital silence's loudness is far below anything a synth plays.
 - **Intent** ``c`` in [-1, 1] (``env.intent: true``): the agent aims at ``c * s``: 1 imitates,
   0 holds the centre, -1 mirrors (soft against loud, dark against bright).
 - **Move cost** (``env.move_cost`` times the table's move unit, see
@@ -64,34 +65,39 @@ def smooth(state: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
     return (a * state + (1.0 - a) * y).astype(np.float32).astype(np.float64)
 
 
-def listen(state: np.ndarray, y: np.ndarray, a: float, silent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def listen(state: np.ndarray, y: np.ndarray, a: float,
+           gate: tuple[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One frame as the agent hears it: the new smoothing state and the lead (the unsmoothed frame).
 
     :param state: previous smoothed target ``[..., F]``.
     :param y: the new normalised frame ``[..., F]``.
     :param a: the pole (see :func:`smooth`).
-    :param silent: ``[..., 1]`` true where the frame is a pause (below the silence gate): there
-        the state holds and the lead is the held state; None = no gate.
+    :param gate: the silence gate as (column of loudness, threshold in its z units), or None:
+        below it the loudness is heard at the gate, and the other features' state holds and
+        their lead is the held state.
     :return: ``(state, lead)``.
     """
-    new = smooth(state, y, a)
-    if silent is None:
-        return new, np.asarray(y, np.float64)
+    y = np.array(y, np.float64)
+    if gate is None:
+        return smooth(state, y, a), y
+    k, z = gate
+    timbre = (y[..., k:k + 1] < z) & (np.arange(y.shape[-1]) != k)
+    y[..., k] = np.maximum(y[..., k], z)
     held = np.asarray(state, np.float64)
-    return np.where(silent, held, new), np.where(silent, held, y)
+    return np.where(timbre, held, smooth(state, y, a)), np.where(timbre, held, y)
 
 
-def smooth_track(y: np.ndarray, a: float, silent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def smooth_track(y: np.ndarray, a: float, gate: tuple[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A whole track ``[T, F]`` through :func:`listen`, from the zero state (as a live host hears it).
 
-    :param silent: ``[T]`` pauses (see :func:`listen`), or None.
+    :param gate: the silence gate (see :func:`listen`), or None.
     :return: the smoothed targets and the leads, ``[T, F]`` each.
     """
     out = np.empty_like(np.asarray(y, np.float64))
     lead = np.empty_like(out)
     state = np.zeros(out.shape[1:])
     for t in range(len(out)):
-        state, lead[t] = listen(state, y[t], a, None if silent is None else silent[t:t + 1])
+        state, lead[t] = listen(state, y[t], a, gate)
         out[t] = state
     return out, lead
 

@@ -48,8 +48,8 @@ class EnvConfig:
     :param random_start: training episodes start from a random grid point.
     :param corpus: corpus name; ``train_tracks``/``heldout_tracks``: the split of its tracks.
     :param target_smoothing: pole of the target's one-pole smoothing (0 = off), see :mod:`rlimpro.env.behaviour`.
-    :param silence_gate: loudness (LUFS) below which a frame is a pause that the agent does not
-        hear (see :mod:`rlimpro.env.behaviour`); None = off.
+    :param silence_gate: loudness (LUFS) below which a frame is a pause: its timbre is not
+        heard and its loudness is heard at the gate (see :mod:`rlimpro.env.behaviour`); None = off.
     :param move_cost: reward cost per parameter that changes in a step, in units of what one grid
         cell typically changes (:attr:`rlimpro.env.core.Imitation.move_unit`).
     :param move_cost_per: ``parameter`` (charged per changed parameter) or ``move`` (once per step that changes any).

@@ -138,10 +138,6 @@ class Imitation:
         #: with a silence gate: the column of loudness and the gate in z units of it
         self.gate = gate(cfg, norm)
 
-    def silent(self, frames: np.ndarray) -> np.ndarray | None:
-        """``[..., 1]`` true where normalised ``frames [..., F]`` are pauses (below the silence gate); None = no gate."""
-        return None if self.gate is None else frames[..., self.gate[0]:self.gate[0] + 1] < self.gate[1]
-
     def _move_unit(self) -> float:
         """Mean distance between the features of grid points one cell of one parameter apart."""
         rows, total, count = np.arange(self.table.n_rows), 0.0, 0
@@ -270,7 +266,7 @@ class Imitation:
     def _hear(self, idx: np.ndarray | slice) -> None:
         """Smooth the new frames of envs ``idx`` into their state and set their targets."""
         frame = self.frame[idx]
-        self.state[idx], lead = listen(self.state[idx], frame, self.cfg.target_smoothing, self.silent(frame))
+        self.state[idx], lead = listen(self.state[idx], frame, self.cfg.target_smoothing, self.gate)
         self.target[idx] = goal(self.state[idx], self.intent[idx])
         self.heard[idx] = goal(lead, self.intent[idx])
 

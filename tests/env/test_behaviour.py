@@ -56,30 +56,38 @@ def test_env_targets_are_the_smoothed_frames_times_the_intent(toy_project: Path,
     assert not np.array_equal(core.target, core.frame)
 
 
-def test_a_pause_below_the_silence_gate_is_not_heard() -> None:
-    """Below the gate the smoothing state holds and the lead is the held state; above it, as without a gate."""
+def test_a_pause_below_the_silence_gate_is_heard_quiet_and_without_timbre() -> None:
+    """Below the gate loudness is heard at the gate, and the other features' smoothing state holds
+    with the held state as their lead; above it, as without a gate."""
     y = np.random.default_rng(4).normal(size=(60, 3))
-    silent = np.zeros((60, 1), bool)
-    silent[20:35] = True
-    out, lead = smooth_track(y, 0.6, silent)
+    y[:, 1] = np.abs(y[:, 1])  # loudness is column 1; the gate at -2 z
+    y[20:35, 1] = -7.0
+    gate = (1, -2.0)
+    out, lead = smooth_track(y, 0.6, gate)
     plain, _ = smooth_track(y[:20], 0.6)
     np.testing.assert_array_equal(out[:20], plain)
-    np.testing.assert_array_equal(out[20:35], np.repeat(out[19:20], 15, axis=0))  # held through the pause
-    np.testing.assert_array_equal(lead[20:35], out[20:35])
+    timbre = [0, 2]
+    np.testing.assert_array_equal(out[20:35, timbre], np.repeat(out[19:20, timbre], 15, axis=0))  # held
+    np.testing.assert_array_equal(lead[20:35, timbre], out[20:35, timbre])
+    np.testing.assert_array_equal(lead[20:35, 1], -2.0)  # the pause's loudness: the gate's
+    np.testing.assert_array_equal(out[20:35, 1], smooth_track(np.r_[y[:20, 1], [-2.0] * 15][:, None], 0.6)[0][20:, 0])
     np.testing.assert_array_equal(lead[35:], y[35:])
-    state, heard = listen(out[34], y[35], 0.6, np.array([False]))
+    state, heard = listen(out[34], y[35], 0.6, gate)
     np.testing.assert_array_equal(state, out[35])
 
 
-def test_the_env_does_not_hear_pauses(toy_project: Path, params: dict) -> None:
+def test_the_env_hears_pauses_quiet_and_without_timbre(toy_project: Path, params: dict) -> None:
     core = _core(toy_project, params, target_smoothing=0.5, target_mode="corpus", silence_gate=-1e9)
     quiet = _core(toy_project, defaults(), target_smoothing=0.5, target_mode="corpus", silence_gate=1e9)
-    assert core.silent(core.frame).sum() == 0 and quiet.silent(quiet.frame).all()
+    k, z = quiet.gate
+    assert (core.frame[:, k] >= core.gate[1]).all() and (quiet.frame[:, k] < z).all()
     quiet.reset()
     stay = np.full(4, (3**3 - 1) // 2)
     for _ in range(5):
         quiet.step(stay)
-        assert not quiet.state.any() and not quiet.heard.any()  # nothing heard: still the zero state
+        timbre = np.arange(quiet.state.shape[1]) != k
+        assert not quiet.state[:, timbre].any() and not quiet.heard[:, timbre].any()  # the zero state, held
+        np.testing.assert_array_equal(quiet.heard[:, k], goal(np.full((4, 1), z), quiet.intent)[:, 0])  # loud as the gate
 
 
 @pytest.mark.parametrize(("per", "charges"), [("parameter", 2), ("move", 1)])

@@ -125,9 +125,8 @@ def test_live_policy_plays_the_evaluations_trajectory(tmp_path: Path, intent: fl
     idx = indices(run.env.features)
     frames = next(iter(load_tracks(tmp_path, "demo").values()))[:, idx].astype(np.float32)
     y = run.norm.apply(frames.astype(np.float64))
-    silent = core.silent(y)
-    assert silent is None or 0.3 < silent.mean() < 0.7
-    smoothed, lead = smooth_track(y, run.env.target_smoothing, silent)
+    assert core.gate is None or 0.3 < (y[:, core.gate[0]] < core.gate[1]).mean() < 0.7
+    smoothed, lead = smooth_track(y, run.env.target_smoothing, core.gate)
     _, traj = rollout(core, agent_policy(run, intent), goal(smoothed, intent), goal(lead, intent), np.zeros((len(y), 3)))
     live = Policy(out)
     assert live.set_intent(intent)
