@@ -68,6 +68,7 @@ def main() -> None:
     def single(c: float, seed: int) -> Path:
         def change(params: dict) -> None:
             params["env"]["intent"], params["env"]["intent_range"] = True, [c, c]
+            params["env"]["intent_ends"] = 0.0  # one intent: how it is drawn does not matter
             params["train"]["seed"] = seed
 
         return trained(args.synth, f"bench-intent{c:g}{seed_label(seed)}", change, args.fresh)

@@ -132,6 +132,7 @@ class Env:
     reversal_cost: float = 0.25
     intent: bool = True
     intent_range: list[float] = _default([-1.0, 1.0])
+    intent_ends: float = 0.5
     synths: dict[str, Env] = _overrides()
 
 

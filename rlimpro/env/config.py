@@ -56,7 +56,9 @@ class EnvConfig:
     :param reversal_cost: reward cost per parameter that moves in the opposite sign to its own last
         move, in the unit of ``move_cost``.
     :param intent: condition on an intent ``c`` in [-1, 1] (training draws one per episode).
-    :param intent_range: the range training draws ``c`` from, uniformly.
+    :param intent_range: the range training draws ``c`` from.
+    :param intent_ends: the share of episodes whose ``c`` is drawn denser towards the range's
+        ends (arcsine law, :func:`rlimpro.env.core.draw_intents`) rather than uniformly.
     """
 
     synth: str
@@ -88,6 +90,7 @@ class EnvConfig:
     move_cost: float = 0.0
     intent: bool = False
     intent_range: tuple[float, float] = (-1.0, 1.0)
+    intent_ends: float = 0.0  # runs saved before the setting drew uniformly
     reach: int = 1
     move_cost_per: str = "parameter"
     reversal_cost: float = 0.0
@@ -178,6 +181,9 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
     for key, cost in (("move_cost", move_cost), ("reversal_cost", reversal_cost)):
         if cost < 0:
             raise RlimproError(f"params.yaml: env.{key} = {cost}; use a cost >= 0")
+    ends = float(env["intent_ends"])
+    if not 0.0 <= ends <= 1.0:
+        raise RlimproError(f"params.yaml: env.intent_ends = {ends}; use a share in [0, 1]")
     lo, hi = (float(v) for v in env["intent_range"]) if len(env["intent_range"]) == 2 else (1.0, -1.0)
     if not -1.0 <= lo <= hi <= 1.0:
         raise RlimproError(f"params.yaml: env.intent_range = {env['intent_range']}; use [low, high] within [-1, 1]")
@@ -193,5 +199,6 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
         random_start=env["random_start"], corpus=env["corpus"],
         train_tracks=train_tracks, heldout_tracks=heldout_tracks, heldout_split=split,
         target_smoothing=smoothing, move_cost=move_cost, intent=bool(env["intent"]), intent_range=(lo, hi),
+        intent_ends=ends,
         reach=reach, move_cost_per=env["move_cost_per"], reversal_cost=reversal_cost, silence_gate=gate,
     )

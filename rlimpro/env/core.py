@@ -60,6 +60,19 @@ def neighbour_moves(kind: str, n_params: int, reach: int = 1) -> np.ndarray:
     return np.zeros((0, n_params))
 
 
+def draw_intents(rng: np.random.Generator, bounds: tuple[float, float], ends: float, m: int) -> np.ndarray:
+    """``m`` training intents in ``bounds`` (float32): a share ``ends`` of them from the arcsine law,
+    the projection of a uniform angle ``mid + half * sin(pi * (u - 0.5))``, denser towards the
+    ends; the rest uniformly."""
+    lo, hi = bounds
+    u = rng.uniform(size=m)
+    c = lo + (hi - lo) * u
+    if ends:
+        arcsine = (lo + hi) / 2 + (hi - lo) / 2 * np.sin(np.pi * (u - 0.5))
+        c = arcsine if ends >= 1.0 else np.where(rng.uniform(size=m) < ends, arcsine, c)
+    return c.astype(np.float32)
+
+
 def gate(cfg: EnvConfig, norm: Normalisation) -> tuple[int, float] | None:
     """The silence gate as (column of loudness among the features, threshold in its z units), or None."""
     if cfg.silence_gate is None:
@@ -248,7 +261,7 @@ class Imitation:
         self.state[idx] = 0.0
         self.last[idx] = 0.0
         if self.cfg.intent:
-            self.intent[idx, 0] = self.rng.uniform(*self.cfg.intent_range, size=m).astype(np.float32)
+            self.intent[idx, 0] = draw_intents(self.rng, self.cfg.intent_range, self.cfg.intent_ends, m)
         self._new_targets(idx)
 
     def _new_targets(self, idx: np.ndarray) -> None:

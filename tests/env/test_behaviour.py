@@ -15,6 +15,7 @@ from rlimpro.env.actions import deltas
 from rlimpro.env.behaviour import (charged, goal, group_delay, last_moves, listen, moved_params, reversed_params,
                                    smooth, smooth_track)
 from rlimpro.env.build import prepare
+from rlimpro.env.core import draw_intents
 from rlimpro.env.gym_env import observation_space
 from rlimpro.errors import RlimproError
 from rlimpro.settings import defaults
@@ -181,3 +182,16 @@ def test_bad_settings_are_refused(toy_project: Path, params: dict, key: str, val
 def test_a_silence_gate_needs_loudness_and_smoothing(toy_project: Path, params: dict, env: dict) -> None:
     with pytest.raises(RlimproError, match="silence_gate = -60.0 needs loudness among env.features and"):
         _core(toy_project, params, silence_gate=-60.0, **env)
+
+
+def test_intents_are_drawn_uniformly_or_denser_towards_the_ends() -> None:
+    """``env.intent_ends`` = 0 draws as numpy's uniform (so older runs reproduce); 1 the arcsine law."""
+    uniform = draw_intents(np.random.default_rng(0), (-1.0, 1.0), 0.0, 20_000)
+    np.testing.assert_array_equal(uniform, np.random.default_rng(0).uniform(-1.0, 1.0, 20_000).astype(np.float32))
+    arcsine = draw_intents(np.random.default_rng(0), (-1.0, 1.0), 1.0, 20_000)
+    assert arcsine.dtype == np.float32 and -1.0 <= arcsine.min() and arcsine.max() <= 1.0
+    near_ends = np.mean(np.abs(arcsine) > 0.9)  # 1 - 2 asin(0.9) / pi = 0.287; uniformly 0.1
+    assert 0.27 < near_ends < 0.31 and abs(np.mean(np.abs(uniform) > 0.9) - 0.1) < 0.01
+    half = draw_intents(np.random.default_rng(0), (-1.0, 1.0), 0.5, 20_000)
+    assert 0.18 < np.mean(np.abs(half) > 0.9) < 0.21  # half of each
+    assert (draw_intents(np.random.default_rng(1), (0.5, 0.5), 0.5, 5) == 0.5).all()
