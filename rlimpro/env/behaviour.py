@@ -77,12 +77,13 @@ def listen(state: np.ndarray, y: np.ndarray, a: float,
         their lead is the held state.
     :return: ``(state, lead)``.
     """
-    y = np.array(y, np.float64)
+    y = np.asarray(y, np.float64)
     if gate is None:
         return smooth(state, y, a), y
     k, z = gate
-    timbre = (y[..., k:k + 1] < z) & (np.arange(y.shape[-1]) != k)
-    y[..., k] = np.maximum(y[..., k], z)
+    column = np.arange(y.shape[-1])
+    timbre = (y[..., k:k + 1] < z) & (column != k)
+    y = np.maximum(y, np.where(column == k, z, -np.inf))  # loudness no lower than the gate (a new array)
     held = np.asarray(state, np.float64)
     return np.where(timbre, held, smooth(state, y, a)), np.where(timbre, held, y)
 
