@@ -21,11 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def apply_sets(params: dict[str, Any], synth: str, sets: list[str]) -> None:
     """Apply ``--set SECTION.KEY=VALUE`` settings to ``params`` as per-synth overrides of ``synth``
-    (so that they win over params.yaml's own per-synth values); VALUE is YAML."""
+    (so that they win over params.yaml's own per-synth values); VALUE is YAML, KEY may be a dotted
+    path into the section (``train.algos.avi.gamma=0.7``)."""
     for item in sets:
         key, value = item.split("=", 1)
-        section, name = key.split(".", 1)
-        params[section]["synths"].setdefault(synth, {})[name] = yaml.safe_load(value)
+        section, *path, name = key.split(".")
+        node = params[section]["synths"].setdefault(synth, {})
+        for part in path:
+            node = node.setdefault(part, {})
+        node[name] = yaml.safe_load(value)
 
 
 def sets_label(sets: list[str]) -> str:

@@ -4,8 +4,10 @@ The held-out evaluation (docs/training.md) plays demo-corpus takes: one instrume
 phrases. This plays each ``00_synths/<synth>/policy.onnx`` as a live host does
 (:func:`rlimpro.live.duet.play_policy`: frame by frame from its initial params, at its default
 intent) along other recordings, and reports :mod:`rlimpro.musicality`'s measures, the nRMSE
-against the raw frames and the correlation of the agent's loudness with the musician's.
-Without paths it plays a seeded stress set, written once into ``out/bench/unseen/``:
+against the raw frames and the correlation of the agent's loudness with the musician's. For
+reference it plays ``greedy_hysteresis`` along the same recordings, hearing them as the agent's
+run does, at the threshold that makes it as calm as the agent on the held-out tracks: how busy a
+one-step heuristic of the same calmness is on that music. Without paths it plays a seeded stress set, written once into ``out/bench/unseen/``:
 ``ensemble`` (every demo track at once), ``room`` (the held-out flute take in reverb and pink
 noise), ``beat`` (drums and a plucked bass, 110 bpm) and ``speechy`` (pulses and noise through
 moving formants, in syllables). Frames come from the numpy descriptor engine (the same numbers
@@ -18,6 +20,7 @@ Run: ``.venv/bin/python benchmarks/unseen.py [PATH ...] [--synths fm sine] [--se
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -34,11 +37,14 @@ from _runs import ROOT
 from rlimpro.atomic import atomic_path, write_json
 from rlimpro.audio import AUDIO_SUFFIXES, load_audio
 from rlimpro.descriptors import compute, indices
+from rlimpro.env.behaviour import smooth_track
+from rlimpro.env.core import Imitation
 from rlimpro.env.table import LookupTable, load_table
 from rlimpro.env.targets import Normalisation
 from rlimpro.errors import RlimproError
+from rlimpro.evaluate import evaluate_run, heldout, hysteresis_policy, play, rollout
 from rlimpro.export import export_run
-from rlimpro.layout import Layout
+from rlimpro.layout import Layout, eval_dir
 from rlimpro.live.duet import play_policy
 from rlimpro.live.policy import Policy
 from rlimpro.musicality import combine, track_tally
@@ -214,17 +220,61 @@ def frames(path: Path, seconds: float, sr: int, window: int, hop: int) -> np.nda
     return compute(load_audio(path, sr)[: int(seconds * sr)], sr, window=window, hop=hop, engine="numpy")
 
 
-def play(p: Player, path: Path, seconds: float) -> dict[str, Any]:
-    """Play the recording as live; return its :func:`rlimpro.musicality.track_tally`, plus the sum of
-    squared errors ``sq``, the loudness correlation ``loudness_r`` and the ``refused`` frames."""
+def play_agent(p: Player, path: Path, seconds: float) -> dict[str, Any]:
+    """Play the recording as live; return its :func:`scored` tally."""
     info = p.policy.info
     raw = frames(path, seconds, info.sr, info.window, info.hop)[:, indices(list(info.features))]
     traj, refused = play_policy(p.policy, raw)
-    targets, feats = p.norm.apply(raw), p.points[p.table.nearest_rows(traj)]
-    tally = track_tally(targets, feats, np.concatenate([info.initial_params[None], traj]).astype(np.float64))
+    targets = p.norm.apply(raw)
+    return scored(targets, p.points[p.table.nearest_rows(traj)], info.initial_params, traj, list(info.features), refused)
+
+
+class Reference(NamedTuple):
+    """``greedy_hysteresis`` at the threshold that makes it as calm as the agent on the held-out tracks
+    (moves/s within 2 %, or as near as 12 bisections get)."""
+
+    core: Imitation
+    norm: Normalisation
+    threshold: float
+    heldout_moves_per_s: float  #: the heuristic's, at that threshold
+    agent_moves_per_s: float  #: the agent's, from its evaluation
+
+
+def reference(synth: str, run_id: str) -> Reference:
+    """The run's :class:`Reference` (evaluating the run first if it has no metrics.json)."""
+    run = Layout(ROOT).run(synth, run_id)
+    metrics = eval_dir(run) / "metrics.json"
+    if not metrics.is_file():
+        evaluate_run(run, ROOT)
+    agent = json.loads(metrics.read_text())["overall"]["agent"]["moves_per_s"]
+    h = heldout(run, ROOT)
+    low, high = 0.0, 1.0  # moves/s falls as the threshold rises: bisect to the agent's
+    for _ in range(12):
+        theta = (low + high) / 2
+        moves = play(h, {"h": hysteresis_policy(theta)})[0]["h"]["moves_per_s"]
+        low, high = (theta, high) if moves > agent else (low, theta)
+        if abs(moves - agent) <= 0.02 * agent:
+            break
+    return Reference(h.core, h.run.norm, theta, moves, agent)
+
+
+def play_reference(ref: Reference, path: Path, p: Player, seconds: float) -> dict[str, Any]:
+    """The reference heuristic along the recording, hearing it as the agent's run does; its :func:`scored` tally."""
+    info, cfg = p.policy.info, ref.core.cfg
+    targets = ref.norm.apply(frames(path, seconds, info.sr, info.window, info.hop)[:, indices(list(info.features))])
+    heard, lead = smooth_track(targets, cfg.target_smoothing, ref.core.gate)
+    feats, traj = rollout(ref.core, hysteresis_policy(ref.threshold), heard, lead, np.zeros((len(targets), cfg.n_params)))
+    return scored(targets, feats, np.asarray(cfg.initial_params), traj, list(cfg.features))
+
+
+def scored(targets: np.ndarray, feats: np.ndarray, start: np.ndarray, traj: np.ndarray, features: list[str],
+           refused: int = 0) -> dict[str, Any]:
+    """:func:`rlimpro.musicality.track_tally` of a trajectory, plus the sum of squared errors ``sq``, the
+    loudness correlation ``loudness_r`` and the ``refused`` frames."""
+    tally = track_tally(targets, feats, np.concatenate([start[None], traj]).astype(np.float64))
     r = None
-    if "loudness" in info.features:
-        k = info.features.index("loudness")
+    if "loudness" in features:
+        k = features.index("loudness")
         if targets[:, k].std() > 0 and feats[:, k].std() > 0:  # else no correlation to speak of
             r = float(np.corrcoef(targets[:, k], feats[:, k])[0, 1])
     return tally | {"sq": float(((feats - targets) ** 2).sum()), "loudness_r": r, "refused": refused}
@@ -259,11 +309,12 @@ def main() -> None:
     args = ap.parse_args()
     recordings = audio_files(args.paths) if args.paths else stress_set(OUT / "unseen")
     players = {s: p for s in args.synths if (p := player(s, args.run)) is not None}
-    played: dict[str, list[tuple[Path, dict[str, Any]]]] = {s: [] for s in players}
+    refs = {s: reference(s, args.run) for s in players}
+    played: dict[str, list[tuple[Path, dict[str, Any], dict[str, Any]]]] = {s: [] for s in players}
     for path in recordings:
         try:
             for synth, p in players.items():
-                played[synth].append((path, play(p, path, args.seconds)))
+                played[synth].append((path, play_agent(p, path, args.seconds), play_reference(refs[synth], path, p, args.seconds)))
         except RlimproError as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
             continue
@@ -272,17 +323,24 @@ def main() -> None:
           + ("" if args.run == "main" else f", runs/{args.run}"))
     report = {}
     for synth, done in ((s, d) for s, d in played.items() if d):
-        info = players[synth].policy.info
+        info, ref = players[synth].policy.info, refs[synth]
         fps = info.sr / info.hop
-        rows = {str(path): summary([t], fps) for path, t in done}
-        report[synth] = {"recordings": rows, "all": summary([t for _, t in done], fps)}
-        print(f"\n## {synth} ({', '.join(info.features)})\n\n| recording | " + " | ".join(COLUMNS.values())
-              + " |\n|---|" + "---|" * len(COLUMNS))
+        rows = {str(path): summary([t], fps) for path, t, _ in done}
+        heuristic = {str(path): summary([t], fps) for path, _, t in done}
+        report[synth] = {"recordings": rows, "all": summary([t for _, t, _ in done], fps),
+                         "heuristic": {"threshold": ref.threshold, "recordings": heuristic,
+                                       "all": summary([t for _, _, t in done], fps)}}
+        header = "| recording | " + " | ".join(COLUMNS.values()) + " |\n|---|" + "---|" * len(COLUMNS)
+        print(f"\n## {synth} ({', '.join(info.features)})\n\n{header}")
         print("\n".join(row(Path(path).name, m) for path, m in rows.items()))
         print(row("**all**", everything := report[synth]["all"]))
         print("\ngoals: " + ", ".join(f"{k.replace('_per_s', '/s')} ≤ {g:g}: " + (
             "n/a" if everything[k] is None else "met" if everything[k] <= g else "missed") for k, g in GOALS.items())
               + (f" ({everything['refused']} frames refused: params held, as live)" if everything["refused"] else ""))
+        print(f"\ngreedy_hysteresis at threshold {ref.threshold:.3g}, as calm as the agent on the held-out tracks "
+              f"({ref.heldout_moves_per_s:.2f} moves/s against {ref.agent_moves_per_s:.2f}):\n\n{header}")
+        print("\n".join(row(Path(path).name, m) for path, m in heuristic.items()))
+        print(row("**all**", report[synth]["heuristic"]["all"]))
     write_json(OUT / "unseen.json", {"seconds": args.seconds, "engine": "numpy", "goals": GOALS, "synths": report})
     print(f"\nwrote {OUT / 'unseen.json'}")
 

@@ -47,8 +47,7 @@ from rlimpro.layout import Layout, eval_dir
 from rlimpro.train import Run, load_run
 
 __all__ = ["POLICIES", "BASELINES", "THRESHOLDS", "Frame", "Heldout", "agent_policy", "evaluate", "evaluate_run", "heldout",
-           "hysteresis_curve",
-           "play", "rollout", "tune_hysteresis"]
+           "hysteresis_curve", "hysteresis_policy", "play", "rollout", "tune_hysteresis"]
 
 BASELINES = ("random", "hold", "greedy", "greedy_hysteresis", "lookahead", "seek")
 #: thresholds (z units of distance) the hysteresis baseline is tuned over
@@ -122,11 +121,20 @@ def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple
     return float(th[int(np.argmax(mean))]), mean
 
 
+def hysteresis_policy(threshold: float) -> Policy:
+    """``greedy_hysteresis`` at ``threshold`` (z units of distance) as a :data:`Policy`."""
+    theta = np.array([threshold])
+
+    def greedy_hysteresis(core: Imitation, f: Frame) -> np.ndarray:
+        return toward(hysteresis_moves(core, f.params, f.target, theta), core.cfg.action_space, core.cfg.reach)
+
+    return greedy_hysteresis
+
+
 def _baselines(core: Imitation, rng: np.random.Generator, threshold: float) -> dict[str, Policy]:
     cfg = core.cfg
     space, n, r = cfg.action_space, cfg.n_params, cfg.reach
     unit = deltas(n, r).astype(np.float64)
-    theta = np.array([threshold])
     two = deltas(n, 2 * r).astype(np.float64)  # where two moves can lead
     action_space = make_space(space, n, r)
     action_space.seed(int(rng.integers(2**31)))
@@ -141,9 +149,6 @@ def _baselines(core: Imitation, rng: np.random.Generator, threshold: float) -> d
         best = np.argmin(_tie_break(core.candidates(f.params, f.target, unit)[0], unit))
         return toward(unit[best][None], space, r)
 
-    def greedy_hysteresis(core: Imitation, f: Frame) -> np.ndarray:
-        return toward(hysteresis_moves(core, f.params, f.target, theta), space, r)
-
     def lookahead(core: Imitation, f: Frame) -> np.ndarray:
         best = np.argmin(_tie_break(core.candidates(f.params, f.target, two)[0], two))
         return toward(np.clip(two[best], -r, r)[None], space, r)  # the first of the two moves
@@ -154,7 +159,7 @@ def _baselines(core: Imitation, rng: np.random.Generator, threshold: float) -> d
             return np.clip(diff / r, -1.0, 1.0).astype(np.float32)
         return toward(np.clip(np.sign(diff) * np.floor(np.abs(diff) + 0.5), -r, r), space, r)
 
-    return {"random": random, "hold": hold, "greedy": greedy, "greedy_hysteresis": greedy_hysteresis,
+    return {"random": random, "hold": hold, "greedy": greedy, "greedy_hysteresis": hysteresis_policy(threshold),
             "lookahead": lookahead, "seek": seek}
 
 
@@ -304,8 +309,7 @@ def hysteresis_curve(h: Heldout, thresholds: tuple[float, ...] = THRESHOLDS) -> 
     """``greedy_hysteresis`` on the held-out tracks at each threshold: its nRMSE and musical measures."""
     curve = []
     for theta in thresholds:
-        policy = _baselines(h.core, np.random.default_rng(0), theta)["greedy_hysteresis"]
-        overall, _, _ = play(h, {"greedy_hysteresis": policy})
+        overall, _, _ = play(h, {"greedy_hysteresis": hysteresis_policy(theta)})
         curve.append({"threshold": theta, **overall["greedy_hysteresis"]})
     return curve
 
