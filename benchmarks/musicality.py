@@ -66,7 +66,8 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: params.yaml's)")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="another setting of the env or train section, e.g. env.reach=2 (repeatable)")
+                    help="another setting of the env or train section, e.g. env.reach=2 or "
+                         "train.algos.avi.gamma=0.7 (repeatable)")
     ap.add_argument("--fresh", action="store_true", help="retrain runs that already exist")
     args = ap.parse_args()
     out = ROOT / "out" / "bench"
