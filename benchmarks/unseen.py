@@ -7,7 +7,8 @@ intent) along other recordings, and reports :mod:`rlimpro.musicality`'s measures
 against the raw frames and the correlation of the agent's loudness with the musician's. For
 reference it plays ``greedy_hysteresis`` along the same recordings, hearing them as the agent's
 run does, at the threshold that makes it as calm as the agent on the held-out tracks: how busy a
-one-step heuristic of the same calmness is on that music. Without paths it plays a seeded stress set, written once into ``out/bench/unseen/``:
+one-step heuristic of the same calmness is on that music. Without paths it plays a seeded stress
+set, written once into ``out/bench/unseen/``:
 ``ensemble`` (every demo track at once), ``room`` (the held-out flute take in reverb and pink
 noise), ``beat`` (drums and a plucked bass, 110 bpm) and ``speechy`` (pulses and noise through
 moving formants, in syllables). Frames come from the numpy descriptor engine (the same numbers
@@ -220,13 +221,18 @@ def frames(path: Path, seconds: float, sr: int, window: int, hop: int) -> np.nda
     return compute(load_audio(path, sr)[: int(seconds * sr)], sr, window=window, hop=hop, engine="numpy")
 
 
-def play_agent(p: Player, path: Path, seconds: float) -> dict[str, Any]:
-    """Play the recording as live; return its :func:`scored` tally."""
+def selected(p: Player, path: Path, seconds: float) -> np.ndarray:
+    """The policy's features of the recording's first ``seconds``, raw ``[T, F]``."""
     info = p.policy.info
-    raw = frames(path, seconds, info.sr, info.window, info.hop)[:, indices(list(info.features))]
+    return frames(path, seconds, info.sr, info.window, info.hop)[:, indices(list(info.features))]
+
+
+def play_agent(p: Player, raw: np.ndarray) -> dict[str, Any]:
+    """Play the recording's frames ``raw`` (:func:`selected`) as live; return their :func:`scored` tally."""
+    info = p.policy.info
     traj, refused = play_policy(p.policy, raw)
-    targets = p.norm.apply(raw)
-    return scored(targets, p.points[p.table.nearest_rows(traj)], info.initial_params, traj, list(info.features), refused)
+    return scored(p.norm.apply(raw), p.points[p.table.nearest_rows(traj)], info.initial_params, traj,
+                  list(info.features), refused)
 
 
 class Reference(NamedTuple):
@@ -234,7 +240,6 @@ class Reference(NamedTuple):
     (moves/s within 2 %, or as near as 12 bisections get)."""
 
     core: Imitation
-    norm: Normalisation
     threshold: float
     heldout_moves_per_s: float  #: the heuristic's, at that threshold
     agent_moves_per_s: float  #: the agent's, from its evaluation
@@ -255,15 +260,16 @@ def reference(synth: str, run_id: str) -> Reference:
         low, high = (theta, high) if moves > agent else (low, theta)
         if abs(moves - agent) <= 0.02 * agent:
             break
-    return Reference(h.core, h.run.norm, theta, moves, agent)
+    return Reference(h.core, theta, moves, agent)
 
 
-def play_reference(ref: Reference, path: Path, p: Player, seconds: float) -> dict[str, Any]:
-    """The reference heuristic along the recording, hearing it as the agent's run does; its :func:`scored` tally."""
-    info, cfg = p.policy.info, ref.core.cfg
-    targets = ref.norm.apply(frames(path, seconds, info.sr, info.window, info.hop)[:, indices(list(info.features))])
+def play_reference(ref: Reference, targets: np.ndarray) -> dict[str, Any]:
+    """The reference heuristic along normalised frames ``targets``, hearing them as the agent's run
+    does; their :func:`scored` tally."""
+    cfg = ref.core.cfg
     heard, lead = smooth_track(targets, cfg.target_smoothing, ref.core.gate)
-    feats, traj = rollout(ref.core, hysteresis_policy(ref.threshold), heard, lead, np.zeros((len(targets), cfg.n_params)))
+    seek = np.zeros((len(targets), cfg.n_params))  # greedy_hysteresis does not seek
+    feats, traj = rollout(ref.core, hysteresis_policy(ref.threshold), heard, lead, seek)
     return scored(targets, feats, np.asarray(cfg.initial_params), traj, list(cfg.features))
 
 
@@ -314,7 +320,8 @@ def main() -> None:
     for path in recordings:
         try:
             for synth, p in players.items():
-                played[synth].append((path, play_agent(p, path, args.seconds), play_reference(refs[synth], path, p, args.seconds)))
+                raw = selected(p, path, args.seconds)
+                played[synth].append((path, play_agent(p, raw), play_reference(refs[synth], p.norm.apply(raw))))
         except RlimproError as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
             continue
