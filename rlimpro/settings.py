@@ -127,6 +127,7 @@ class Env:
     random_start: bool = True
     target_smoothing: float = 0.6
     silence_gate: float | None = None
+    reward_target: Literal["heard", "line"] = "line"
     move_cost: float = 0.8
     move_cost_per: Literal["move", "parameter"] = "move"
     reversal_cost: float = 0.25

@@ -14,6 +14,12 @@
   the next, and where a digital silence's loudness is far below anything a synth plays.
 - **Intent** ``c`` in [-1, 1] (``env.intent: true``): the agent aims at ``c * s``: 1 imitates,
   0 holds the centre, -1 mirrors (soft against loud, dark against bright).
+- **The line the reward follows** (``env.reward_target``, training only): ``heard`` rewards
+  closeness to what the agent aims at, ``c * s``; ``line`` to ``c`` times the musician's line,
+  the centred mean over :data:`rlimpro.musicality.SMOOTH_FRAMES` frames of a corpus track as
+  heard (:func:`line`; without a silence gate, the evaluation's own smoothed target). The smoothed ``s`` trails the
+  music by its group delay and the centred mean does not, so the agent learns to anticipate
+  the line from what it has heard so far (``s`` and the lead); it still hears only the past.
 - **Move cost** (``env.move_cost`` times the table's move unit, see
   :class:`rlimpro.env.core.Imitation`): subtracted from the reward once per parameter that
   changes in a step (``env.move_cost_per: parameter``), or once per step in which any
@@ -26,8 +32,8 @@
   0 before its first move) is kept from step to step (:func:`last_moves`), zeroed with the
   smoothing state.
 
-The env (numpy), the ``avi`` Q-network (torch) and the exported graph (ONNX) implement these
-three rules; tests hold them equal.
+The env (numpy), the ``avi`` Q-network (torch) and the exported graph (ONNX) implement the
+smoothing, the gate, the intent and the costs; tests hold them equal.
 
 >>> import numpy as np
 >>> smooth(np.zeros(2), np.array([1.0, -2.0]), 0.75)
@@ -48,7 +54,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["smooth", "listen", "smooth_track", "group_delay", "goal", "moved_params", "charged", "reversed_params",
+from rlimpro.musicality import smooth as centred_mean
+
+__all__ = ["smooth", "listen", "smooth_track", "line", "group_delay", "goal", "moved_params", "charged", "reversed_params",
            "last_moves"]
 
 
@@ -101,6 +109,16 @@ def smooth_track(y: np.ndarray, a: float, gate: tuple[int, float] | None = None)
         state, lead[t] = listen(state, y[t], a, gate)
         out[t] = state
     return out, lead
+
+
+def line(y: np.ndarray, a: float, gate: tuple[int, float] | None = None) -> np.ndarray:
+    """The musician's line through a track ``[T, F]``: the centred mean (the evaluation's
+    smoothed target) of its frames as heard, i.e. through the silence gate if there is one
+    (the leads of :func:`smooth_track`).
+
+    :return: ``[T, F]``.
+    """
+    return centred_mean(y if gate is None else smooth_track(y, a, gate)[1])
 
 
 def group_delay(a: float) -> float:

@@ -50,6 +50,8 @@ class EnvConfig:
     :param target_smoothing: pole of the target's one-pole smoothing (0 = off), see :mod:`rlimpro.env.behaviour`.
     :param silence_gate: loudness (LUFS) below which a frame is a pause: its timbre is not
         heard and its loudness is heard at the gate (see :mod:`rlimpro.env.behaviour`); None = off.
+    :param reward_target: what the reward measures closeness to: ``heard`` (the smoothed target
+        the agent aims at) or ``line`` (the musician's line, see :mod:`rlimpro.env.behaviour`).
     :param move_cost: reward cost per parameter that changes in a step, in units of what one grid
         cell typically changes (:attr:`rlimpro.env.core.Imitation.move_unit`).
     :param move_cost_per: ``parameter`` (charged per changed parameter) or ``move`` (once per step that changes any).
@@ -94,6 +96,7 @@ class EnvConfig:
     reach: int = 1
     move_cost_per: str = "parameter"
     reversal_cost: float = 0.0
+    reward_target: str = "heard"  # runs saved before the setting
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -201,4 +204,5 @@ def env_config(env: dict[str, Any], train: dict[str, Any], *, synth: str, n_para
         target_smoothing=smoothing, move_cost=move_cost, intent=bool(env["intent"]), intent_range=(lo, hi),
         intent_ends=ends,
         reach=reach, move_cost_per=env["move_cost_per"], reversal_cost=reversal_cost, silence_gate=gate,
+        reward_target=env["reward_target"],
     )

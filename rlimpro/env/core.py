@@ -20,17 +20,19 @@ Observation (float32), in this order:
    clipped: where the smoothed target is heading;
 8. with ``intent: true``, the intent ``c`` ``[1]``.
 
-The target the agent sees and is rewarded against is the musician's normalised frame after
-the env's target smoothing, times the intent (:mod:`rlimpro.env.behaviour`); a step's reward
-is the shaped distance minus the move cost (:meth:`Imitation.move_penalty`: per parameter that
+The target the agent sees is the musician's normalised frame after the env's target
+smoothing, times the intent (:mod:`rlimpro.env.behaviour`). A step's reward is the shaped
+distance to that same target or, with ``env.reward_target: line``, to the intent times the
+musician's centred line through the corpus track (:attr:`Imitation.line`), which the
+observation never shows minus the move cost (:meth:`Imitation.move_penalty`: per parameter that
 changed, or once per step that changed any, ``env.move_cost_per``; plus ``env.reversal_cost`` per
 parameter that moved against its own last move), in units of :attr:`Imitation.move_unit`, what
 one grid cell of one parameter typically changes the sound (so one setting means the same on a
 coarse and on a fine grid).
 
 Features and distances are clipped to ±``obs_clip``. Step convention: the reward of a step
-compares the features at the NEW params with the target the agent saw; then the target
-advances.
+compares the features at the NEW params with the line of the frame the agent saw; then the
+target advances.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import decode, deltas, toward
-from rlimpro.env.behaviour import charged, goal, last_moves, listen
+from rlimpro.env.behaviour import charged, goal, last_moves, line, listen
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
 from rlimpro.env.targets import Normalisation
@@ -109,6 +111,9 @@ class Imitation:
         idx = indices(cfg.features)
         frames = [norm.apply(t[:, idx]) for t in (train_frames or []) if len(t)]
         self.frames = np.concatenate(frames) if frames else np.zeros((0, f))
+        #: with ``reward_target: line``, the musician's line at every corpus frame ``[T, F]``
+        self.lines = (np.concatenate([line(t, cfg.target_smoothing, gate(cfg, norm)) for t in frames] or [self.frames])
+                      if cfg.reward_target == "line" else None)
         ends = np.cumsum([len(t) for t in frames], dtype=np.int64)
         self.frame_end = np.repeat(ends, [len(t) for t in frames]) if frames else np.zeros(0, np.int64)
         mix = np.array([cfg.mix.get(k, 0.0) for k in ("static", "dynamic", "corpus")], np.float64)
@@ -144,6 +149,10 @@ class Imitation:
         #: what the agent aims at: ``intent * smoothed frame`` ``[B, F]``; and ``intent * frame``
         self.target = np.zeros((num_envs, f))
         self.heard = np.zeros((num_envs, f))
+        #: with ``reward_target: line``, the intent times the musician's line ``[B, F]``; and what the
+        #: last step's reward measured closeness to (this line or ``target``: the transition's, for training)
+        self.line = np.zeros((num_envs, f))
+        self.scored = np.zeros((num_envs, f))
         self.mode = np.zeros(num_envs, np.int64)
         self.pos = np.zeros(num_envs, np.int64)
         self.t = np.zeros(num_envs, np.int64)
@@ -282,6 +291,10 @@ class Imitation:
         self.state[idx], lead = listen(self.state[idx], frame, self.cfg.target_smoothing, self.gate)
         self.target[idx] = goal(self.state[idx], self.intent[idx])
         self.heard[idx] = goal(lead, self.intent[idx])
+        if self.lines is not None:  # every env's: the corpus envs' line, the others' frame itself (a point, or a jump)
+            musician = self.frame.copy()
+            musician[self._corpus] = self.lines[self.pos[self._corpus]]
+            self.line = goal(musician, self.intent)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance every env one step (no auto-reset).
@@ -298,7 +311,8 @@ class Imitation:
         else:
             self._params = self.act(actions, self._params)
             agent = self.features(self._params)
-        d = self.distance(agent, self.target)
+        self.scored = (self.target if self.lines is None else self.line).copy()
+        d = self.distance(agent, self.scored)
         reward = self.reward(d)
         after = self.params
         if self.move_cost or self.reversal_cost:

@@ -56,7 +56,7 @@ class ImitationEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         obs, reward, truncated, d = self.core.step(np.asarray(action)[None])
-        return obs[0], float(reward[0]), False, bool(truncated[0]), {"distance": float(d[0])}
+        return obs[0], float(reward[0]), False, bool(truncated[0]), {"distance": float(d[0]), "line": self.core.scored[0]}
 
 
 class ImitationVecEnv(VecEnv):
@@ -85,7 +85,7 @@ class ImitationVecEnv(VecEnv):
 
     def step_wait(self) -> VecEnvStepReturn:
         obs, reward, truncated, d = self.core.step(self._actions)
-        infos: list[dict[str, Any]] = [{"distance": float(x)} for x in d]
+        infos: list[dict[str, Any]] = [{"distance": float(x), "line": line} for x, line in zip(d, self.core.scored)]
         if truncated.any():
             for i in np.flatnonzero(truncated):
                 infos[i]["terminal_observation"] = obs[i]

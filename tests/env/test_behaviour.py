@@ -11,9 +11,10 @@ import torch
 from gymnasium import spaces
 
 from rlimpro.algos.avi.afterstate import AfterstateQNetwork, grid_spec
+from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import deltas
-from rlimpro.env.behaviour import (charged, goal, group_delay, last_moves, listen, moved_params, reversed_params,
-                                   smooth, smooth_track)
+from rlimpro.env.behaviour import (charged, goal, group_delay, last_moves, line, listen, moved_params,
+                                   reversed_params, smooth, smooth_track)
 from rlimpro.env.build import prepare
 from rlimpro.env.core import draw_intents
 from rlimpro.env.gym_env import observation_space
@@ -55,6 +56,47 @@ def test_env_targets_are_the_smoothed_frames_times_the_intent(toy_project: Path,
         np.testing.assert_array_equal(obs[:, -1:], core.intent.astype(np.float32))  # the intent is observed
         assert observation_space(core).contains(obs[0])
     assert not np.array_equal(core.target, core.frame)
+
+
+def test_the_line_is_the_evaluations_smoothed_target_of_the_frames_as_heard() -> None:
+    y = np.random.default_rng(2).normal(size=(40, 3))
+    plain = line(y, 0.6)
+    np.testing.assert_allclose(plain[20], y[16:25].mean(axis=0))  # centred over 9 frames
+    np.testing.assert_allclose(plain[0], y[:5].mean(axis=0))  # at the edge, the frames there are
+    y[10:20, 1] = -7.0  # a pause under a gate at -2 z on column 1: its timbre is heard held, its loudness at the gate
+    gated = line(y, 0.6, (1, -2.0))
+    held = smooth_track(y[:10], 0.6)[0][9]
+    for t in (14, 15):  # windows inside the pause
+        assert gated[t, 1] == pytest.approx(-2.0)
+        np.testing.assert_allclose(gated[t, [0, 2]], held[[0, 2]])
+    np.testing.assert_allclose(gated[30:], line(y, 0.6)[30:])  # after the pause, as without a gate
+
+
+@pytest.mark.parametrize("reward_target", ["heard", "line"])
+def test_the_reward_follows_the_heard_target_or_the_musicians_line(toy_project: Path, params: dict,
+                                                                    reward_target: str) -> None:
+    """A step's reward and its ``info["line"]`` use the heard target (``heard``) or the intent times
+    the centred line of the corpus track at the frame the agent heard (``line``)."""
+    params["env"].update(target_smoothing=0.6, target_mode="corpus", reward_target=reward_target, random_start=True)
+    setup = prepare(toy_project, "toy", params)
+    venv = setup.vec_env(4, seed=0)
+    core = venv.core
+    venv.reset()
+    stay = np.full(4, (3**3 - 1) // 2)
+    if reward_target == "line":  # the line of each training track, end to end like the frames
+        idx = indices(setup.cfg.features)
+        tracks = [core.norm.apply(t[:, idx]) for t in setup.frames(False)]
+        np.testing.assert_array_equal(core.lines, np.concatenate([line(t, 0.6) for t in tracks]))
+    for _ in range(12):
+        target, pos, intent, rows = core.target.copy(), core.pos.copy(), core.intent.copy(), core.rows.copy()
+        _, reward, _, infos = venv.step(stay)
+        lines = np.stack([info["line"] for info in infos])
+        if reward_target == "heard":
+            np.testing.assert_array_equal(lines, target)
+        else:
+            np.testing.assert_array_equal(lines, goal(core.lines[pos], intent))
+            assert not np.allclose(lines, target)
+        np.testing.assert_allclose(reward, core.reward(core.distance(core.points[rows], lines)), rtol=1e-6)  # stayed
 
 
 def test_a_pause_below_the_silence_gate_is_heard_quiet_and_without_timbre() -> None:

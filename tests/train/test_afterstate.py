@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from rlimpro.algos import ALGOS
-from rlimpro.algos.avi.afterstate import AfterstateDQN, grid_spec
+from rlimpro.algos.avi.afterstate import AfterstateDQN, LineReplayBuffer, grid_spec
 from rlimpro.env import prepare
 from rlimpro.env.actions import deltas
+from rlimpro.env.behaviour import goal
 from rlimpro.env.core import Imitation
 from rlimpro.errors import RlimproError
 from rlimpro.train import train
@@ -63,7 +64,8 @@ def test_zero_gamma_plays_greedy(toy_project: Path, params: dict) -> None:
     np.testing.assert_allclose(rewards[np.arange(64), actions], rewards.max(axis=1), rtol=1e-6)
 
 
-def test_backup_matches_a_brute_force_numpy_backup(toy_project: Path, params: dict) -> None:
+@pytest.mark.parametrize("with_lines", [False, True])
+def test_backup_matches_a_brute_force_numpy_backup(toy_project: Path, params: dict, with_lines: bool) -> None:
     model, core = _model(toy_project, params, 0.7)
     q, n_rows = model.q_net, core.table.n_rows
     obs = torch.as_tensor(core.observation())
@@ -71,8 +73,10 @@ def test_backup_matches_a_brute_force_numpy_backup(toy_project: Path, params: di
     nxt = torch.as_tensor(core.observation())
     f = len(core.cfg.features)
     assert core.cfg.move_cost > 0
+    lines = np.random.default_rng(1).normal(scale=6.0, size=(64, f)) if with_lines else None  # some beyond the clip
     torch.manual_seed(3)
-    loss = q.backup_loss(obs, nxt, model.q_net_target, n_rows).item()
+    loss = q.backup_loss(obs, nxt, model.q_net_target, n_rows,
+                         None if lines is None else torch.as_tensor(lines, dtype=torch.float32)).item()
     torch.manual_seed(3)
     rows = torch.randint(n_rows, (n_rows,)).numpy()
     with torch.no_grad():
@@ -83,7 +87,42 @@ def test_backup_matches_a_brute_force_numpy_backup(toy_project: Path, params: di
     landing = core.reward(np.minimum(d, core.cfg.obs_clip)) + 0.7 * w_next
     cost = _costs(core, core.grid[rows], None)  # [rows, K]: the backup leaves reversals out
     goal = (landing[:, core.next_rows[rows]] - cost).max(-1)  # best move from each sampled row
+    if with_lines:  # the reward's difference between the line and the heard target, over gamma
+        heard = obs[:, f:2 * f].numpy().astype(np.float64)
+        clip = core.cfg.obs_clip
+        assert (np.abs(lines) > clip).any()
+        line32 = np.clip(lines.astype(np.float32).astype(np.float64), -clip, clip)
+        near = core.points[rows][None]
+        d_line, d_heard = (np.minimum(core.distance(near, z[:, None]), clip) for z in (line32, heard))
+        goal += (core.reward(d_line) - core.reward(d_heard)) / 0.7
     assert loss == pytest.approx(((w_now[:, rows] - goal) ** 2).mean(), rel=1e-4)
+
+
+def test_the_replay_buffer_keeps_each_transitions_line(toy_project: Path, params: dict) -> None:
+    """Trained with ``reward_target: line``, the buffer hands the backup the line of the very
+    transitions it samples: the env's ``info["line"]``, here checked against the observations'
+    own frames (the line of a frame the agent heard is the line at its corpus position)."""
+    params["env"].update(neighbours="all", reward_target="line", target_mode="corpus")
+    setup = prepare(toy_project, "toy", params)
+    venv = setup.vec_env(4, seed=0)
+    model = ALGOS["avi"].make_model(setup.core(4, seed=0), venv, {**params["train"], "seed": 0,
+                                                                   "policy_kwargs": {"net_arch": [16]}}, toy_project)
+    buffer = model.replay_buffer
+    assert isinstance(buffer, LineReplayBuffer)
+    obs, core = venv.reset(), venv.core
+    f = len(core.cfg.features)
+    positions = {}
+    for _ in range(40):
+        heard = core.pos.copy(), core.intent.copy()
+        nxt, reward, done, infos = venv.step(np.full(4, 13))
+        buffer.add(obs, nxt, np.full((4, 1), 13), reward, done, infos)
+        for i in range(4):
+            positions[obs[i].tobytes()] = goal(core.lines[heard[0][i]], heard[1][i])
+        obs = nxt
+    samples, lines = buffer.sample(32)
+    for o, l in zip(samples.observations.numpy(), lines.numpy()):
+        np.testing.assert_allclose(l, positions[o.tobytes()], rtol=1e-6)
+    assert lines.shape == (32, f)
 
 
 def test_avi_survives_save_and_load_and_needs_grid_moves(toy_project: Path, params: dict, tmp_path: Path) -> None:

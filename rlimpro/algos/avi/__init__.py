@@ -39,7 +39,16 @@ class _AVI(QLearning):
 
         gamma = float(train["algos"][self.name].get("gamma", 0.99))  # a free-form SB3 kwarg: SB3's default when absent
         policy_kwargs = {**train["policy_kwargs"], "grid": grid_spec(core, gamma)}
-        model = self.model_class()("AfterstatePolicy", env, **self._common(train, tb_dir, policy_kwargs))
+        kwargs = self._common(train, tb_dir, policy_kwargs)
+        if core.cfg.reward_target == "line":
+            from rlimpro.algos.avi.afterstate import LineReplayBuffer
+
+            if gamma <= 0:
+                raise RlimproError("params.yaml: env.reward_target: line needs train.algos.avi.gamma > 0 (the value "
+                                   "learns where the line is); use gamma 0.5, or reward_target: heard")
+            kwargs.update(replay_buffer_class=LineReplayBuffer,
+                          replay_buffer_kwargs={"n_features": len(core.cfg.features)})
+        model = self.model_class()("AfterstatePolicy", env, **kwargs)
         model.attach(core.points, core.weights)
         return model
 

@@ -23,8 +23,16 @@ rows ``q``::
 
     W(y)[q] <- max_a reward(d(row(q + a), y')) - move_cost * moved(q, a) + gamma * W_target(y')[row(q + a)]
 
-Every sample thus teaches every sampled grid point, wherever the agent happened to be. The
-afterstate is the grid point alone: ``W`` does not know the direction the agent arrived from,
+Every sample thus teaches every sampled grid point, wherever the agent happened to be.
+
+Where the reward follows the musician's line rather than the heard target
+(``env.reward_target: line``), the decision still reads the reward off the observation, against
+what the agent hears (``y``), and ``W`` also learns the difference: the backup adds
+``(reward(d(q, line)) - reward(d(q, y))) / gamma`` for the transition's line, which the replay
+buffer keeps (:class:`LineReplayBuffer`). So ``W`` learns where the line usually is, given what
+was heard, and the exported graph is the same as for ``heard``.
+
+The afterstate is the grid point alone: ``W`` does not know the direction the agent arrived from,
 so the backup leaves out the reversal cost, and a decision weighs it for the move it makes
 now only (with ``gamma`` = 0.5 the value looks about two frames ahead anyway).
 Untrained (``gamma`` = 0 or ``W`` = 0), the agent plays like the ``greedy`` baseline.
@@ -32,13 +40,14 @@ Untrained (``gamma`` = 0 or ``W`` = 0), the agent plays like the ``greedy`` base
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
 from stable_baselines3 import DQN
+from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.torch_layers import create_mlp
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.type_aliases import ReplayBufferSamples, Schedule
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch.nn import functional
@@ -46,7 +55,8 @@ from torch.nn.functional import embedding
 
 from rlimpro.env.actions import deltas
 
-__all__ = ["AfterstateDQN", "AfterstateHead", "AfterstatePolicy", "AfterstateQNetwork", "grid_spec"]
+__all__ = ["AfterstateDQN", "AfterstateHead", "AfterstatePolicy", "AfterstateQNetwork", "LineReplayBuffer",
+           "LineSamples", "grid_spec"]
 
 
 def grid_spec(core: Any, gamma: float) -> dict[str, Any]:
@@ -182,8 +192,11 @@ class AfterstateQNetwork(QNetwork):
             last = obs[:, end - n:end]
         return self.q_values(x, d, self.next_rows(cells), self.cost(params, last))
 
-    def backup_loss(self, obs: th.Tensor, next_obs: th.Tensor, target: AfterstateQNetwork, n_rows: int) -> th.Tensor:
-        """Squared error of ``W(y)`` against the grid backup from ``y'`` on ``n_rows`` random rows."""
+    def backup_loss(self, obs: th.Tensor, next_obs: th.Tensor, target: AfterstateQNetwork, n_rows: int,
+                    lines: th.Tensor | None = None) -> th.Tensor:
+        """Squared error of ``W(y)`` against the grid backup from ``y'`` on ``n_rows`` random rows;
+        with the ``lines`` ``[B, F]`` the rewards of the transitions followed, plus the reward's
+        difference between the line and ``y`` (see the module's docstring)."""
         g = self.grid
         f, n = g["n_features"], g["n_params"]
         y, y_next = obs[:, f:2 * f], next_obs[:, f:2 * f]
@@ -198,10 +211,52 @@ class AfterstateQNetwork(QNetwork):
             if g["move_cost"]:
                 backup = backup - g["move_cost"] * self.moved(cells < g["subdiv"] - 1, cells > 0)
             goal = backup.amax(-1)
+            if lines is not None:
+                points, clip = self.points[rows].unsqueeze(0), g["obs_clip"]
+                d_line = ((points - th.clamp(lines, -clip, clip).unsqueeze(1)) ** 2 @ self.weights).sqrt()
+                d_heard = ((points - y.unsqueeze(1)) ** 2 @ self.weights).sqrt()
+                gain = self.reward(th.clamp(d_line, max=clip)) - self.reward(th.clamp(d_heard, max=clip))
+                goal = goal + gain / g["gamma"]
         return functional.mse_loss(self.values(x, rows), goal)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return {**super()._get_constructor_parameters(), "grid": self.grid}
+
+
+class LineSamples(NamedTuple):
+    """SB3's :class:`ReplayBufferSamples` and the lines ``[B, F]`` their rewards followed."""
+
+    samples: ReplayBufferSamples
+    lines: th.Tensor
+
+
+class LineReplayBuffer(ReplayBuffer):
+    """SB3's replay buffer that also keeps, per transition, the line its reward followed (the
+    env's ``info["line"]``): what the backup needs when the reward does not follow the heard
+    target (``env.reward_target: line``).
+
+    :param n_features: F, the width of a line.
+    """
+
+    def __init__(self, *args: Any, n_features: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lines = np.zeros((self.buffer_size, self.n_envs, n_features), np.float32)
+
+    def add(self, obs: np.ndarray, next_obs: np.ndarray, action: np.ndarray, reward: np.ndarray, done: np.ndarray,
+            infos: list[dict[str, Any]]) -> None:
+        self.lines[self.pos] = np.array([info["line"] for info in infos])
+        super().add(obs, next_obs, action, reward, done, infos)
+
+    def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> LineSamples:  # type: ignore[override]
+        """SB3's samples and their lines: SB3 draws the envs' indices from numpy's global
+        generator, so they are drawn again from the same state (and the state left as SB3 left it)."""
+        before = np.random.get_state()
+        samples = super()._get_samples(batch_inds, env)
+        after = np.random.get_state()
+        np.random.set_state(before)
+        env_indices = np.random.randint(0, high=self.n_envs, size=(len(batch_inds),))
+        np.random.set_state(after)
+        return LineSamples(samples, self.to_torch(self.lines[batch_inds, env_indices]))
 
 
 class AfterstateHead(th.nn.Module):
@@ -259,9 +314,11 @@ class AfterstateDQN(DQN):
         self._update_learning_rate(self.policy.optimizer)
         losses = []
         for _ in range(gradient_steps):
-            data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            data, lines = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env), None
+            if isinstance(data, LineSamples):
+                data, lines = data
             loss = self.q_net.backup_loss(data.observations, data.next_observations, self.q_net_target,
-                                          min(self.backup_rows, self.q_net.grid["rows"]))
+                                          min(self.backup_rows, self.q_net.grid["rows"]), lines)
             losses.append(loss.item())
             self.policy.optimizer.zero_grad()
             loss.backward()
