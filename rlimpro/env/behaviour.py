@@ -17,9 +17,10 @@
 - **The line the reward follows** (``env.reward_target``, training only): ``heard`` rewards
   closeness to what the agent aims at, ``c * s``; ``line`` to ``c`` times the musician's line,
   the centred mean over :data:`rlimpro.musicality.SMOOTH_FRAMES` frames of a corpus track as
-  heard (:func:`line`; without a silence gate, the evaluation's own smoothed target). The smoothed ``s`` trails the
-  music by its group delay and the centred mean does not, so the agent learns to anticipate
-  the line from what it has heard so far (``s`` and the lead); it still hears only the past.
+  heard (:func:`line`; without a silence gate, the evaluation's own smoothed target). The
+  smoothed ``s`` trails the music by its group delay and the centred mean does not, so the
+  agent learns to anticipate the line from what it has heard so far (``s`` and the lead); it
+  still hears only the past.
 - **Move cost** (``env.move_cost`` times the table's move unit, see
   :class:`rlimpro.env.core.Imitation`): subtracted from the reward once per parameter that
   changes in a step (``env.move_cost_per: parameter``), or once per step in which any
@@ -56,8 +57,8 @@ import numpy as np
 
 from rlimpro.musicality import smooth as centred_mean
 
-__all__ = ["smooth", "listen", "smooth_track", "line", "group_delay", "goal", "moved_params", "charged", "reversed_params",
-           "last_moves"]
+__all__ = ["smooth", "listen", "smooth_track", "line", "group_delay", "goal", "moved_params", "charged",
+           "reversed_params", "last_moves"]
 
 
 def smooth(state: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:

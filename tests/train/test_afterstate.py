@@ -113,11 +113,11 @@ def test_the_replay_buffer_keeps_each_transitions_line(toy_project: Path, params
     f = len(core.cfg.features)
     positions = {}
     for _ in range(40):
-        heard = core.pos.copy(), core.intent.copy()
+        pos, intent = core.pos.copy(), core.intent.copy()  # of the frames obs heard
         nxt, reward, done, infos = venv.step(np.full(4, 13))
         buffer.add(obs, nxt, np.full((4, 1), 13), reward, done, infos)
         for i in range(4):
-            positions[obs[i].tobytes()] = goal(core.lines[heard[0][i]], heard[1][i])
+            positions[obs[i].tobytes()] = goal(core.lines[pos[i]], intent[i])
         obs = nxt
     samples, lines = buffer.sample(32)
     for o, l in zip(samples.observations.numpy(), lines.numpy()):

@@ -109,6 +109,12 @@ class AfterstateQNetwork(QNetwork):
             r = r + g["bonus"] * (d <= g["bonus_threshold"]).to(r.dtype)
         return r
 
+    def paid(self, points: th.Tensor, targets: th.Tensor) -> th.Tensor:
+        """The reward ``[B, P]`` at lookup points ``points`` ``[P, F]`` for targets ``[B, F]``: of
+        their weighted distance, clipped to ``obs_clip`` like the observation's distances."""
+        d = ((points.unsqueeze(0) - targets.unsqueeze(1)) ** 2 @ self.weights).sqrt()
+        return self.reward(th.clamp(d, max=self.grid["obs_clip"]))
+
     def next_rows(self, cells: th.Tensor) -> th.Tensor:
         """Rows ``[B, K]`` reached by every move from grid cells ``[B, N]``."""
         top = self.grid["subdiv"] - 1
@@ -203,8 +209,7 @@ class AfterstateQNetwork(QNetwork):
         x, x_next = self.net_input(obs), self.net_input(next_obs)
         rows = th.randint(g["rows"], (n_rows,), device=obs.device)
         with th.no_grad():
-            d = ((self.points.unsqueeze(0) - y_next.unsqueeze(1)) ** 2 @ self.weights).sqrt()
-            landing = self.reward(th.clamp(d, max=g["obs_clip"])) + g["gamma"] * target.values(
+            landing = self.paid(self.points, y_next) + g["gamma"] * target.values(
                 x_next, th.arange(g["rows"], device=obs.device))
             cells = (rows.unsqueeze(1) // self.radix.long()) % g["subdiv"]
             backup = landing[:, self.next_rows(cells.float())]  # [B, rows, K]
@@ -212,10 +217,8 @@ class AfterstateQNetwork(QNetwork):
                 backup = backup - g["move_cost"] * self.moved(cells < g["subdiv"] - 1, cells > 0)
             goal = backup.amax(-1)
             if lines is not None:
-                points, clip = self.points[rows].unsqueeze(0), g["obs_clip"]
-                d_line = ((points - th.clamp(lines, -clip, clip).unsqueeze(1)) ** 2 @ self.weights).sqrt()
-                d_heard = ((points - y.unsqueeze(1)) ** 2 @ self.weights).sqrt()
-                gain = self.reward(th.clamp(d_line, max=clip)) - self.reward(th.clamp(d_heard, max=clip))
+                points, clip = self.points[rows], g["obs_clip"]
+                gain = self.paid(points, th.clamp(lines, -clip, clip)) - self.paid(points, y)
                 goal = goal + gain / g["gamma"]
         return functional.mse_loss(self.values(x, rows), goal)
 
