@@ -43,8 +43,7 @@ def run(model: Path, engine: str, packets: int, seed: int, batch: int = 24) -> i
     assert {k: got[k] for k in expected} == expected, (got, expected)
     print(f"engine {engine}: {server.packets:,} packets in {elapsed:.1f} s ({server.packets / elapsed:,.0f}/s), "
           f"{server.replies:,} replies checked against onnxruntime, {got['dropped']:,} dropped and counted, "
-          f"{got['bad_output']} non-finite outputs withheld, kernel drops {got['kernel_drops']}, server alive to the end"
-          + (", Ctrl-C seen only at the next datagram (known gap)" if server.late_stops else ""))
+          f"{got['bad_output']} non-finite outputs withheld, kernel drops {got['kernel_drops']}, server alive to the end")
     print("  by kind: " + ", ".join(f"{kind} {server.kinds[kind]:,}" for kind in KINDS) + f", barrier pings "
           f"{server.packets - sum(server.kinds.values()):,}")
     return server.packets

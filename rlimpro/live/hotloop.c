@@ -9,7 +9,8 @@
  * datagram (reset, ping, bundles, bad counts, garbage, the stop wake-up) returns to Python,
  * which handles it exactly as the pure-Python server does. Between frames it runs the model
  * every warm_us to keep the caches warm, as Server does (a warm run never advances the recurrent
- * state); while packets stream closer together than that it waits without a timeout.
+ * state); while packets stream closer together than that it waits without a timeout. Ctrl-C
+ * (SIGINT) reaches it only while it waits, so it is never lost between two waits.
  *
  * onnxruntime is dlopen'ed from the path Python gives (the wheel's capi/libonnxruntime.so.*)
  * by ort_policy.h, so nothing is linked at build time; the C API headers come from
@@ -17,6 +18,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,30 +84,36 @@ static void swap_floats(void *dst, const void *src, int count) {
     }
 }
 
-/* Serve until a datagram that is not a well-formed target arrives; return its size (it is in
- * `buffer`), or -errno when recv fails (e.g. -EINTR on a signal). `prefix`/`prefix_size`: the
- * target message's address and type tags; `packet`/`packet_size`: the preallocated reply, its
- * floats at the end; `times`: a ring of `ring` handling times in ns (ring a power of two),
- * `*n_timed` counts them; `counters`: N_COUNTERS int64s. */
-long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned char *buffer, long buffer_size,
-              const unsigned char *prefix, long prefix_size, unsigned char *packet, long packet_size,
-              int64_t *counters, int64_t *times, int64_t ring, int64_t *n_timed, int warm_us) {
+/* Wait until a datagram is queued, at most `limit` (NULL: no limit), with the caller's signal mask
+ * `deliverable` in force: a Ctrl-C that arrived while the loop was computing (blocked since) is
+ * delivered here at once. Returns 1 (queued), 0 (timed out) or -errno (e.g. -EINTR). */
+static int wait_readable(int fd, const struct timespec *limit, const sigset_t *deliverable) {
+    struct pollfd waiting = {fd, POLLIN, 0};
+    int ready = ppoll(&waiting, 1, limit, deliverable);
+    return ready < 0 ? -errno : ready;
+}
+
+static long serve_loop(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned char *buffer,
+                       long buffer_size, const unsigned char *prefix, long prefix_size, unsigned char *packet,
+                       long packet_size, int64_t *counters, int64_t *times, int64_t ring, int64_t *n_timed,
+                       int warm_us, const sigset_t *deliverable) {
     const ort_policy_buffers *b = &p->b;
     const long size = prefix_size + 4L * b->n_features;
     const int nf = b->n_features, np = b->n_params;
     unsigned char *out = packet + packet_size - 4L * np;
     const int64_t gap_ns = (int64_t)warm_us * 1000;
+    const struct timespec gap = {gap_ns / 1000000000, gap_ns % 1000000000};
     int64_t last = 0;
     int streaming = 0;
-    struct pollfd waiting = {fd, POLLIN, 0};
     for (;;) {
-        if (gap_ns && !streaming) {  /* wait at most warm_us; warm the model if nothing came */
-            struct timespec timeout = {gap_ns / 1000000000, gap_ns % 1000000000};
-            int ready = ppoll(&waiting, 1, &timeout, NULL);
-            if (ready == 0) { hl_run(p); counters[WARMUPS]++; continue; }
-            if (ready < 0) return -errno;
+        long n = recv(fd, buffer, buffer_size, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* nothing queued: wait (at most warm_us between frames, then warm the model) */
+            int ready = wait_readable(fd, gap_ns && !streaming ? &gap : NULL, deliverable);
+            if (ready == 0) { hl_run(p); counters[WARMUPS]++; }
+            if (ready < 0) return ready;
+            continue;
         }
-        long n = recv(fd, buffer, buffer_size, 0);
         if (n < 0) return -errno;
         int64_t t0 = now_ns();
         if (gap_ns) { streaming = t0 - last < gap_ns; }
@@ -131,4 +140,26 @@ long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned ch
                 counters[SOCKET_ERRORS]++;
         }
     }
+}
+
+/* Serve until a datagram that is not a well-formed target arrives; return its size (it is in
+ * `buffer`), or -errno when waiting or recv fails (e.g. -EINTR on a signal). `prefix`/`prefix_size`:
+ * the target message's address and type tags; `packet`/`packet_size`: the preallocated reply, its
+ * floats at the end; `times`: a ring of `ring` handling times in ns (ring a power of two),
+ * `*n_timed` counts them; `counters`: N_COUNTERS int64s.
+ *
+ * SIGINT is blocked while the loop computes and deliverable (as the caller had it) only while it
+ * waits, so a Ctrl-C that lands between two waits ends the next wait at once instead of being
+ * handled unseen and leaving the loop asleep until the next datagram. */
+long hl_serve(hl_policy *p, int fd, const struct sockaddr_in *reply, unsigned char *buffer, long buffer_size,
+              const unsigned char *prefix, long prefix_size, unsigned char *packet, long packet_size,
+              int64_t *counters, int64_t *times, int64_t ring, int64_t *n_timed, int warm_us) {
+    sigset_t interrupt, caller;
+    sigemptyset(&interrupt);
+    sigaddset(&interrupt, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &interrupt, &caller);
+    long result = serve_loop(p, fd, reply, buffer, buffer_size, prefix, prefix_size, packet, packet_size,
+                             counters, times, ring, n_timed, warm_us, &caller);
+    pthread_sigmask(SIG_SETMASK, &caller, NULL); /* a Ctrl-C still pending is delivered here */
+    return result;
 }

@@ -403,8 +403,6 @@ class ServedPolicy(Client):
     def __init__(self, model: Path, engine: str) -> None:
         super().__init__(model)
         self.engine = engine
-        #: how often Ctrl-C stopped the server only once a datagram arrived (see :meth:`stop`)
-        self.late_stops = 0
         self.port = free_udp_port()
         self.address = ("127.0.0.1", self.port)
         # files, not pipes: a pipe nobody reads during the run would block a server that writes a lot
@@ -465,13 +463,6 @@ class ServedPolicy(Client):
         """
         drops = udp_drops(self.port)
         self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(3)
-        except subprocess.TimeoutExpired:
-            # known gap (docs/reliability.md): a Ctrl-C that lands outside the C hot path's wait is seen only
-            # when the next datagram returns it to Python; count it and send that datagram
-            self.late_stops += 1
-            self.sock.sendto(b"", self.address)
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:

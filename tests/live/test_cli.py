@@ -22,6 +22,18 @@ from tests.live.test_pd import sine_project  # noqa: F401 - the fixture
 RLIMPRO = str(Path(sys.executable).parent / "rlimpro")
 
 
+def _first_pong(proc: subprocess.Popen, client: socket.socket, port: int) -> OscMessage:
+    """Ping the starting server on ``port`` until it answers (``client`` times out in short steps)."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None and time.monotonic() < deadline
+        client.sendto(osc.encode_message(osc.PING), ("127.0.0.1", port))
+        try:
+            return OscMessage(client.recv(osc.MAX_PACKET))
+        except TimeoutError:
+            continue
+
+
 def test_serve_answers_and_stops_on_ctrl_c(policy_path: Path, engine: str) -> None:
     port = free_udp_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
@@ -31,15 +43,7 @@ def test_serve_answers_and_stops_on_ctrl_c(policy_path: Path, engine: str) -> No
                                  "--reply-port", str(client.getsockname()[1]), "--stats", "--engine", engine],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None and time.monotonic() < deadline
-                client.sendto(osc.encode_message(osc.PING), ("127.0.0.1", port))
-                try:
-                    pong = OscMessage(client.recv(osc.MAX_PACKET))
-                    break
-                except TimeoutError:
-                    continue
+            pong = _first_pong(proc, client, port)
             assert (pong.address, pong.params) == (osc.PONG, ["testsynth", 2, 3])
             client.settimeout(5)
             for frame in random_targets(20):
@@ -53,6 +57,33 @@ def test_serve_answers_and_stops_on_ctrl_c(policy_path: Path, engine: str) -> No
     assert proc.returncode == 0, err
     assert f"{engine} engine" in out and "msg/s" in out and "decision median" in out
     assert "stopped: 20 targets, 20 replies, 1 dropped" in out
+
+
+def test_ctrl_c_during_a_burst_stops_the_server_at_once(policy_path: Path, engine: str) -> None:
+    """A Ctrl-C that lands while the server is answering a burst (outside its wait) still stops it,
+    with no further datagram to wake it (the C hot path once slept on until one came)."""
+    for _ in range(5):
+        port = free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.bind(("127.0.0.1", 0))
+            client.settimeout(0.3)
+            proc = subprocess.Popen([RLIMPRO, "serve", str(policy_path), "--port", str(port), "--reply-port",
+                                     str(client.getsockname()[1]), "--engine", engine],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                _first_pong(proc, client, port)
+                for frame in random_targets(300):
+                    client.sendto(osc.encode_floats(osc.TARGET, frame), ("127.0.0.1", port))
+            finally:
+                proc.send_signal(signal.SIGINT)
+            try:
+                out, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise AssertionError(f"rlimpro serve --engine {engine} slept through a Ctrl-C sent during a burst") from None
+        assert proc.returncode == 0, err
+        assert "stopped:" in out
 
 
 def test_serve_bad_model_is_one_line(tmp_path: Path) -> None:
