@@ -129,11 +129,12 @@ def _plot(path: Path, synth: str, agents: dict[float, list[dict]], curve: list[d
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, key, label in zip(axes, ("nrmse_smooth", "reversals_per_s"),
                               ("nRMSE against the smoothed target (z)", "reversals per second (steady frames)")):
-        ax.plot([p["moves_per_s"] for p in curve], [p[key] for p in curve], "o-", color="C8", ms=4,
+        ax.plot([p["moves_per_s"] for p in curve], [p[key] for p in curve], "o-", color="C8", ms=2,
                 label="greedy with hysteresis (thresholds)")
         for p in curve:
-            ax.annotate(f"{p['threshold']:g}", (p["moves_per_s"], p[key]), fontsize=6, color="C8",
-                        xytext=(3, 3), textcoords="offset points")
+            if p["threshold"] in CURVE[::2]:  # a few labels: the refined points would crowd them out
+                ax.annotate(f"{p['threshold']:g}", (p["moves_per_s"], p[key]), fontsize=6, color="C8",
+                            xytext=(3, 3), textcoords="offset points")
         means = [(np.mean([r["agent"]["moves_per_s"] for r in runs]), np.mean([r["agent"][key] for r in runs]))
                  for runs in agents.values()]
         ax.plot(*zip(*means), "s-", color="C3", label="agent (move costs)")
