@@ -5,7 +5,9 @@ For each synth it trains ad-hoc runs ``00_synths/<synth>/runs/bench-cost<c>-seed
 params.yaml's settings except ``env.move_cost = c`` and ``train.seed = s`` (and any
 ``--set env.reach=2``-style setting) (a finished run with
 the same settings is reused; ``--fresh`` retrains), evaluates each on the held-out tracks, and
-plays ``greedy_hysteresis`` at every threshold of :data:`CURVE`. It prints
+plays ``greedy_hysteresis`` at every threshold of :data:`CURVE`, with its gain measured in
+distance and in squared distance (:data:`GAINS`; the agent is held to the lower of the two curves).
+It prints
 one table per synth (mean and spread over seeds) and writes ``out/bench/musicality_<synth>.png``:
 nRMSE against the smoothed target over moves per second. Lower-left is better: where the
 agent's curve lies below the heuristic's, RL earns its keep.
@@ -30,30 +32,39 @@ from rlimpro.layout import Layout, eval_dir
 KEYS = ("nrmse", "nrmse_smooth", "moves_per_s", "reversals_per_s", "lag_frames")
 CURVE = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075) + tuple(round(0.1 + 0.025 * i, 3) for i in range(17))
 """greedy_hysteresis's first thresholds (z), refined by :func:`heuristic_curve`."""
+GAINS = ("linear", "squared")
+"""the heuristic's gains: the distance a move takes off, or the squared distance (what nRMSE weighs)."""
 GAP = 0.5
 """moves/s: the curve is refined until neighbouring points are at most this far apart."""
 
 
-def heuristic_curve(h: Heldout) -> list[dict]:
-    """greedy_hysteresis's curve at :data:`CURVE`'s thresholds and more between any two whose moves/s
-    differ by more than :data:`GAP`. The curve is convex, so a chord between two far points lies above
-    it and would flatter an agent between them (sine's moves/s fall from 5.7 to 2.5 between 0.25 and 0.275)."""
-    curve = {p["threshold"]: p for p in hysteresis_curve(h, CURVE)}
+def heuristic_curve(h: Heldout, gain: str) -> list[dict]:
+    """greedy_hysteresis's curve (its gain in ``gain``) at :data:`CURVE`'s thresholds and more between
+    any two whose moves/s differ by more than :data:`GAP`. The curve is convex, so a chord between two
+    far points lies above it and would flatter an agent between them (sine's moves/s fall from 5.7 to
+    2.5 between 0.25 and 0.275)."""
+    curve = {p["threshold"]: p for p in hysteresis_curve(h, CURVE, gain)}
     for _ in range(6):  # each round halves the widest gaps
         ordered = sorted(curve)
         between = [(a + b) / 2 for a, b in zip(ordered, ordered[1:])
                    if abs(curve[a]["moves_per_s"] - curve[b]["moves_per_s"]) > GAP and b - a > 1e-4]
         if not between:
             break
-        curve |= {p["threshold"]: p for p in hysteresis_curve(h, tuple(between))}
+        curve |= {p["threshold"]: p for p in hysteresis_curve(h, tuple(between), gain)}
     return [curve[t] for t in sorted(curve)]
 
 
-def heuristic_at(curve: list[dict], moves_per_s: float) -> float:
-    """greedy_hysteresis's nRMSE against the smoothed target at ``moves_per_s``, linearly
-    interpolated along its threshold curve (clamped to the curve's ends)."""
-    points = sorted((p["moves_per_s"], p["nrmse_smooth"]) for p in curve)
-    return float(np.interp(moves_per_s, *zip(*points)))
+def heuristic_at(curves: dict[str, list[dict]], moves_per_s: float) -> float:
+    """greedy_hysteresis's nRMSE against the smoothed target at ``moves_per_s``: the lower of its
+    curves, each linearly interpolated along its thresholds (clamped to the curve's ends)."""
+    return min(float(np.interp(moves_per_s, *zip(*sorted((p["moves_per_s"], p["nrmse_smooth"]) for p in curve))))
+               for curve in curves.values())
+
+
+def _below(runs: list[dict], heuristic: list[float]) -> str:
+    """How many agents are closer than the heuristic at their own moves/s, and each one's margin."""
+    gaps = [r["agent"]["nrmse_smooth"] - h for r, h in zip(runs, heuristic)]
+    return f"{sum(gap < 0 for gap in gaps)}/{len(runs)} ({', '.join(f'{gap:+.3f}' for gap in gaps)})"
 
 
 def run_id(cost: float, seed: int, steps: int | None, sets: list[str]) -> str:
@@ -95,31 +106,33 @@ def main() -> None:
     for synth in args.synths:
         agents = {c: [agent_run(synth, c, s, args.steps, args.sets, args.fresh) for s in args.seeds] for c in args.costs}
         h = heldout(Layout(ROOT).run(synth, run_id(args.costs[0], args.seeds[0], args.steps, args.sets)), ROOT)
-        curve = heuristic_curve(h)
+        curves = {gain: heuristic_curve(h, gain) for gain in GAINS}
         print(f"\n## {synth} (held-out tracks; agent: mean ± spread over seeds {args.seeds})")
         print("| policy | setting | nRMSE | nRMSE smoothed | moves/s | reversals/s (steady) | lag "
-              "| heuristic at its moves/s | seeds below it (agent − heuristic, per seed) |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| heuristic at its moves/s (lower curve) | seeds below it (agent − heuristic, per seed) "
+              "| seeds below its distance-gain curve | seeds below its squared-gain curve |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for cost, runs in agents.items():
             cells = []
             for key in KEYS:
                 values = np.array([r["agent"][key] if r["agent"][key] is not None else np.nan for r in runs], float)
                 cells.append(f"{np.nanmean(values):.3f} ± {np.nanmax(values) - np.nanmin(values):.3f}"
                              if len(values) > 1 else f"{values[0]:.3f}")
-            heuristic = [heuristic_at(curve, r["agent"]["moves_per_s"]) for r in runs]
-            gaps = [r["agent"]["nrmse_smooth"] - h for r, h in zip(runs, heuristic)]
-            below = sum(gap < 0 for gap in gaps)
-            cells += [f"{np.mean(heuristic):.3f}", f"{below}/{len(runs)} ({', '.join(f'{gap:+.3f}' for gap in gaps)})"]
+            heuristic = [heuristic_at(curves, r["agent"]["moves_per_s"]) for r in runs]
+            cells += [f"{np.mean(heuristic):.3f}", _below(runs, heuristic)]
+            cells += [_below(runs, [heuristic_at({g: curves[g]}, r["agent"]["moves_per_s"]) for r in runs])
+                      for g in GAINS]
             print(f"| agent | move_cost {cost:g} | " + " | ".join(cells) + " |")
-        for point in curve:
-            print(f"| greedy_hysteresis | threshold {point['threshold']:.4g} | "
-                  + " | ".join(f"{point[k]:.3f}" if point[k] is not None else "n/a" for k in KEYS) + " | | |")
+        for gain, curve in curves.items():
+            for point in curve:
+                print(f"| greedy_hysteresis ({gain} gain) | threshold {point['threshold']:.4g} | "
+                      + " | ".join(f"{point[k]:.3f}" if point[k] is not None else "n/a" for k in KEYS) + " | | |")
         if len(agents) > 1:  # a curve needs several costs
-            _plot(out / f"musicality_{synth}.png", synth, agents, curve)
+            _plot(out / f"musicality_{synth}.png", synth, agents, curves)
             print(f"\nwrote {out / f'musicality_{synth}.png'}")
 
 
-def _plot(path: Path, synth: str, agents: dict[float, list[dict]], curve: list[dict]) -> None:
+def _plot(path: Path, synth: str, agents: dict[float, list[dict]], curves: dict[str, list[dict]]) -> None:
     """Two panels over moves/s: the error against the smoothed target, and the reversals."""
     import matplotlib
 
@@ -129,12 +142,13 @@ def _plot(path: Path, synth: str, agents: dict[float, list[dict]], curve: list[d
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, key, label in zip(axes, ("nrmse_smooth", "reversals_per_s"),
                               ("nRMSE against the smoothed target (z)", "reversals per second (steady frames)")):
-        ax.plot([p["moves_per_s"] for p in curve], [p[key] for p in curve], "o-", color="C8", ms=2,
-                label="greedy with hysteresis (thresholds)")
-        for p in curve:
-            if p["threshold"] in CURVE[::2]:  # a few labels: the refined points would crowd them out
-                ax.annotate(f"{p['threshold']:g}", (p["moves_per_s"], p[key]), fontsize=6, color="C8",
-                            xytext=(3, 3), textcoords="offset points")
+        for (gain, curve), color in zip(curves.items(), ("C8", "C0")):
+            ax.plot([p["moves_per_s"] for p in curve], [p[key] for p in curve], "o-", color=color, ms=2,
+                    label=f"greedy with hysteresis, {gain} gain (thresholds)")
+            for p in curve:
+                if p["threshold"] in CURVE[::2]:  # a few labels: the refined points would crowd them out
+                    ax.annotate(f"{p['threshold']:g}", (p["moves_per_s"], p[key]), fontsize=6, color=color,
+                                xytext=(3, 3), textcoords="offset points")
         means = [(np.mean([r["agent"]["moves_per_s"] for r in runs]), np.mean([r["agent"][key] for r in runs]))
                  for runs in agents.values()]
         ax.plot(*zip(*means), "s-", color="C3", label="agent (move costs)")

@@ -12,7 +12,7 @@
   "rect": [
    80,
    80,
-   980,
+   1180,
    400
   ],
   "bglocked": 0,
@@ -331,6 +331,61 @@
       ""
      ]
     }
+   },
+   {
+    "box": {
+     "id": "obj-21",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      890,
+      20,
+      260,
+      22
+     ],
+     "text": "calm: -1 busy · 0 as trained · 1 calm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-22",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      890,
+      80,
+      60,
+      22
+     ],
+     "format": 6,
+     "minimum": -1.0,
+     "maximum": 1.0,
+     "parameter_enable": 0,
+     "outlettype": [
+      "",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-23",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      890,
+      115,
+      115,
+      22
+     ],
+     "text": "/rlimpro/calm $1",
+     "outlettype": [
+      ""
+     ]
+    }
    }
   ],
   "lines": [
@@ -470,6 +525,30 @@
     "patchline": {
      "source": [
       "obj-20",
+      0
+     ],
+     "destination": [
+      "obj-9",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-22",
+      0
+     ],
+     "destination": [
+      "obj-23",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-23",
       0
      ],
      "destination": [

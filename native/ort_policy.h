@@ -7,16 +7,16 @@
  *   ort_policy p = {0};
  *   ort_policy_load(&p, library, model, error, sizeof error);   // session, live options
  *   ort_policy_metadata(&p, "n_params", text, sizeof text);     // metadata_props
- *   ort_policy_buffers b = {target, params, output, intent, state, state_next, F, N, S};
+ *   ort_policy_buffers b = {target, params, output, intent, calm, state, state_next, F, N, S};
  *   ort_policy_bind(&p, &b, error, sizeof error);               // IoBinding over the buffers
  *   ort_policy_run(&p);                                         // a warm-up: writes output (, state_next) only
  *   if (ort_policy_sane(b.target, F) && ort_policy_run(&p) == 0 && ort_policy_outputs_sane(&b))
  *       ort_policy_accept(&b);                                  // one decision: params (, state) move on
  *   ort_policy_close(&p);
  *
- * The optional inputs `intent` [1, 1] and `state` [1, S] (with the output `state_next`: give both
- * or neither) are bound only when the caller gives their buffers; a policy without them costs
- * nothing more per run.
+ * The optional inputs, the knobs `intent` [1, 1] and `calm` [1, 1] and the recurrent `state` [1, S]
+ * (with the output `state_next`: give both or neither), are bound only when the caller gives
+ * their buffers; a policy without them costs nothing more per run.
  */
 #ifndef RLIMPRO_ORT_POLICY_H
 #define RLIMPRO_ORT_POLICY_H
@@ -33,9 +33,9 @@
 #define ORT_POLICY_API static __attribute__((unused))
 
 /* the tensors a policy binds, in the order of ort_policy_buffers' pointers, and their names */
-enum { ORT_TARGET, ORT_PARAMS, ORT_PARAMS_NEXT, ORT_INTENT, ORT_STATE, ORT_STATE_NEXT, ORT_N_TENSORS };
+enum { ORT_TARGET, ORT_PARAMS, ORT_PARAMS_NEXT, ORT_INTENT, ORT_CALM, ORT_STATE, ORT_STATE_NEXT, ORT_N_TENSORS };
 static const char *const ORT_POLICY_TENSORS[ORT_N_TENSORS] __attribute__((unused)) = {
-    "target", "params", "params_next", "intent", "state", "state_next",
+    "target", "params", "params_next", "intent", "calm", "state", "state_next",
 };
 
 typedef struct {
@@ -49,10 +49,10 @@ typedef struct {
 } ort_policy;
 
 /* The caller's buffers, each one row of a [1, columns] tensor: target F, params N, output
- * (params_next) N, and for a policy with the optional inputs intent 1, state S and state_next S
- * (NULL, and n_state 0, when it has none). */
+ * (params_next) N, and for a policy with the optional inputs intent 1, calm 1, state S and
+ * state_next S (NULL, and n_state 0, when it has none). */
 typedef struct {
-    float *target, *params, *output, *intent, *state, *state_next;
+    float *target, *params, *output, *intent, *calm, *state, *state_next;
     int n_features, n_params, n_state;
 } ort_policy_buffers;
 
@@ -131,15 +131,15 @@ ORT_POLICY_API int ort_policy_metadata(ort_policy *p, const char *key, char *out
     return found ? 0 : -1;
 }
 
-/* Bind every buffer `b` gives (target, params and params_next; intent, state and state_next when
- * not NULL) as a [1, columns] tensor of the caller's memory: inputs by name (an optional input
+/* Bind every buffer `b` gives (target, params and params_next; intent, calm, state and state_next
+ * when not NULL) as a [1, columns] tensor of the caller's memory: inputs by name (an optional input
  * the file backs with an initializer is overridden), outputs by name. 0 on success; else -1 and
  * a message in `error` (the session stays loaded). */
 ORT_POLICY_API int ort_policy_bind(ort_policy *p, const ort_policy_buffers *b, char *error, size_t error_size) {
     const OrtApi *api = p->api;
     OrtMemoryInfo *memory = NULL;
-    float *const buffers[ORT_N_TENSORS] = {b->target, b->params, b->output, b->intent, b->state, b->state_next};
-    const int columns[ORT_N_TENSORS] = {b->n_features, b->n_params, b->n_params, 1, b->n_state, b->n_state};
+    float *const buffers[ORT_N_TENSORS] = {b->target, b->params, b->output, b->intent, b->calm, b->state, b->state_next};
+    const int columns[ORT_N_TENSORS] = {b->n_features, b->n_params, b->n_params, 1, 1, b->n_state, b->n_state};
     int bad = ort_policy_failed(api, api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &memory), error, error_size)
         || ort_policy_failed(api, api->CreateIoBinding(p->session, &p->binding), error, error_size);
     for (int i = 0; i < ORT_N_TENSORS && !bad; i++) {

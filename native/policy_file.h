@@ -11,9 +11,10 @@
  *   if (policy_file_open(&ort, &info, RLIMPRO_ORT_LIBRARY, path, error, sizeof error) != 0)
  *       complain("%s: %s", name, error);                       // nothing left open
  *   ... buffers of info.n_features and info.n_params floats (and 1 intent = info.intent_default
- *       if info.has_intent, info.n_state state floats, zeros, and as many state_next if n_state);
- *       params = info.initial ...
- *   ort_policy_buffers b = {target, params, output, intent, state, state_next, F, N, S};
+ *       if info.has_intent, 1 calm = info.calm_default if info.has_calm, info.n_state state
+ *       floats, zeros, and as many state_next if n_state); params = info.initial ...
+ *   ort_policy_buffers b = {target, params, output, intent, calm, state, state_next, F, N, S};
+ *   policy_file_knob(asked, b.intent);                         // a knob the host is asked to set
  *   policy_file_bind(&ort, &info, &b, error, sizeof error);    // + one warm-up run
  *   ort_policy_run(&ort);                                      // one decision (ort_policy.h)
  *   ort_policy_close(&ort); policy_file_info_free(&info);
@@ -49,11 +50,18 @@
 
 /* metadata_props every policy carries, then the optional ones (rlimpro.live.policy.REQUIRED_METADATA) */
 enum { PF_VERSION, PF_SYNTH, PF_N_PARAMS, PF_PARAM_NAMES, PF_FEATURES, PF_ANALYSIS, PF_ALGO, PF_ACTION_SPACE,
-       PF_STEP, PF_CORPUS, PF_N_REQUIRED, PF_INITIAL_PARAMS = PF_N_REQUIRED, PF_INTENT_DEFAULT, PF_STATE_SIZE, PF_N_KEYS };
+       PF_STEP, PF_CORPUS, PF_N_REQUIRED, PF_INITIAL_PARAMS = PF_N_REQUIRED, PF_INTENT_DEFAULT, PF_CALM_DEFAULT,
+       PF_STATE_SIZE, PF_N_KEYS };
 static const char *const POLICY_FILE_KEYS[PF_N_KEYS] __attribute__((unused)) = {
     "rlimpro_version", "synth", "n_params", "param_names", "features", "analysis", "algo", "action_space",
-    "step", "corpus", "initial_params", "intent_default", "state_size",
+    "step", "corpus", "initial_params", "intent_default", "calm_default", "state_size",
 };
+
+/* The knobs (rlimpro.live.policy.KNOBS): optional [batch, 1] inputs, one value in [-1, 1] each
+ * that a host keeps (starting at metadata <knob>_default; a reset keeps it), in the order of
+ * their inputs and metadata keys. */
+enum { PF_INTENT, PF_CALM, PF_N_KNOBS };
+static const char *const POLICY_FILE_KNOBS[PF_N_KNOBS] __attribute__((unused)) = {"intent", "calm"};
 
 /* What a policy file says about itself, parsed and checked (rlimpro.live.policy.PolicyInfo). */
 typedef struct {
@@ -66,6 +74,8 @@ typedef struct {
     float *initial;                   /* N params in [0, 1] to start from (0.5 each if the file has none) */
     int has_intent;                   /* an `intent` input [batch, 1] (metadata intent_default) */
     float intent_default;             /* where the intent starts, in [-1, 1] */
+    int has_calm;                     /* a `calm` input [batch, 1] (metadata calm_default) */
+    float calm_default;               /* where the calm starts, in [-1, 1] */
     int n_state;                      /* S of a recurrent `state` input [batch, S] (metadata state_size), else 0 */
 } policy_file_info;
 
@@ -434,19 +444,24 @@ PF_PRIVATE int pf_check_initial(const char *text, policy_file_info *info, char *
     return 0;
 }
 
-/* intent_default and state_size (optional; the inputs they describe are checked with the
- * session's inputs) into `info`. 0, or -1 with the error. */
+/* intent_default, calm_default and state_size (optional; the inputs they describe are checked
+ * with the session's inputs) into `info`. 0, or -1 with the error. */
 PF_PRIVATE int pf_check_optional(const char *const meta[], policy_file_info *info, char *error, size_t size) {
     char quoted[256];
-    double intent;
+    const int keys[PF_N_KNOBS] = {PF_INTENT_DEFAULT, PF_CALM_DEFAULT};
+    int *const has[PF_N_KNOBS] = {&info->has_intent, &info->has_calm};
+    float *const defaults[PF_N_KNOBS] = {&info->intent_default, &info->calm_default};
     long long state;
-    if (meta[PF_INTENT_DEFAULT] != NULL) {
-        pf_span text = {meta[PF_INTENT_DEFAULT], strlen(meta[PF_INTENT_DEFAULT])};
-        if (pf_float(text, &intent) != 0 || !(intent >= -1.0 && intent <= 1.0))  /* NaN is out */
-            return pf_fail(error, size, "metadata intent_default=%s is not a number in [-1, 1]",
-                           pf_repr(meta[PF_INTENT_DEFAULT], quoted, sizeof quoted));
-        info->has_intent = 1;
-        info->intent_default = (float)intent;
+    for (int k = 0; k < PF_N_KNOBS; k++) {  /* in the order of rlimpro.live.policy.KNOBS */
+        const char *value = meta[keys[k]];
+        double number;
+        if (value == NULL) continue;
+        pf_span text = {value, strlen(value)};
+        if (pf_float(text, &number) != 0 || !(number >= -1.0 && number <= 1.0))  /* NaN is out */
+            return pf_fail(error, size, "metadata %s=%s is not a number in [-1, 1]", POLICY_FILE_KEYS[keys[k]],
+                           pf_repr(value, quoted, sizeof quoted));
+        *has[k] = 1;
+        *defaults[k] = (float)number;
     }
     if (meta[PF_STATE_SIZE] != NULL) {  /* digits only (Python: str.strip().isdigit()), at least 1 */
         pf_span text = pf_strip((pf_span){meta[PF_STATE_SIZE], strlen(meta[PF_STATE_SIZE])});
@@ -460,11 +475,12 @@ PF_PRIVATE int pf_check_optional(const char *const meta[], policy_file_info *inf
     return 0;
 }
 
-/* The intent a host keeps after being asked for `value` (rlimpro.live.policy.Policy.set_intent):
- * clipped to [-1, 1] into *intent; -1 (and *intent unchanged) for NaN or inf. */
-POLICY_FILE_API int policy_file_intent(double value, float *intent) {
+/* The value a host keeps for a knob (intent, calm) after being asked for `value`
+ * (rlimpro.live.policy.Policy.set_knob): clipped to [-1, 1] into *knob; -1 (and *knob unchanged)
+ * for NaN or inf. */
+POLICY_FILE_API int policy_file_knob(double value, float *knob) {
     if (!isfinite(value)) return -1;
-    *intent = (float)(value < -1.0 ? -1.0 : value > 1.0 ? 1.0 : value);
+    *knob = (float)(value < -1.0 ? -1.0 : value > 1.0 ? 1.0 : value);
     return 0;
 }
 
@@ -685,34 +701,39 @@ PF_PRIVATE int pf_has(const pf_arg *args, size_t count, const char *name) {
 }
 
 /* The columns tensor `name` must have: F for target, N for params and params_next, 1 for
- * intent, S for state and state_next. */
+ * a knob (intent, calm), S for state and state_next. */
 PF_PRIVATE int pf_columns(const char *name, const policy_file_info *info) {
     if (strcmp(name, "target") == 0) return info->n_features;
-    if (strcmp(name, "intent") == 0) return 1;
+    if (pf_among(name, POLICY_FILE_KNOBS, PF_N_KNOBS)) return 1;
     if (strcmp(name, "state") == 0 || strcmp(name, "state_next") == 0) return info->n_state;
     return info->n_params;
 }
 
-/* Inputs target, params and optionally intent and state (plain inputs or overridable
- * initializers alike), intent iff metadata intent_default, state iff metadata state_size;
+/* Inputs target, params and optionally intent, calm and state (plain inputs or overridable
+ * initializers alike), each knob iff its metadata <knob>_default, state iff metadata state_size;
  * outputs exactly params_next, and state_next iff state is an input; all float [batch,
- * F|N|1|S|N|S] with target's batch dynamic or 1; as rlimpro.live.policy._check_io. 0, or -1
+ * F|N|1|1|S|N|S] with target's batch dynamic or 1; as rlimpro.live.policy._check_io. 0, or -1
  * with the error. */
 POLICY_FILE_API int policy_file_check_io(ort_policy *ort, const policy_file_info *info, char *error, size_t size) {
-    static const char *const required[] = {"target", "params"}, *const optional[] = {"intent", "state"},
+    static const char *const required[] = {"target", "params"}, *const optional[] = {"intent", "calm", "state"},
                       *const outputs[] = {"params_next", "state_next"};
+    const int has_knob[PF_N_KNOBS] = {info->has_intent, info->has_calm};
     char expected[128];
     size_t counts[PF_N_KINDS] = {0, 0, 0};
     pf_arg *args = pf_describe_all(ort, counts, error, size);
     if (args == NULL) return -1;
     size_t n_inputs = counts[PF_INPUT] + counts[PF_OVERRIDABLE], n_outputs = counts[PF_OUTPUT];
-    int intent = pf_has(args, n_inputs, "intent"), state = pf_has(args, n_inputs, "state");
-    int bad = pf_check_names(args, n_inputs, required, 2, optional, 2, "target, params (and optionally intent, state)",
-                             "inputs", error, size)
+    int state = pf_has(args, n_inputs, "state");
+    int bad = pf_check_names(args, n_inputs, required, 2, optional, 3,
+                             "target, params (and optionally intent, calm, state)", "inputs", error, size)
         || pf_check_names(args + n_inputs, n_outputs, outputs, state ? 2 : 1, NULL, 0,
                           pf_list(outputs, state ? 2 : 1, expected, sizeof expected), "outputs", error, size);
-    if (!bad && intent != info->has_intent)
-        bad = pf_fail(error, size, "an intent input needs metadata intent_default, and only an intent input has it");
+    for (int k = 0; k < PF_N_KNOBS && !bad; k++) {  /* in the order of rlimpro.live.policy.KNOBS */
+        const char *knob = POLICY_FILE_KNOBS[k];
+        if (pf_has(args, n_inputs, knob) != has_knob[k])
+            bad = pf_fail(error, size, "an input '%s' needs metadata %s_default, and only such an input has it", knob,
+                          knob);
+    }
     if (!bad && state != (info->n_state > 0))
         bad = pf_fail(error, size, "a state input needs metadata state_size, and only a state input has it");
     for (size_t i = 0; i < n_inputs + n_outputs && !bad; i++)  /* in the session's order, as _check_io */
@@ -777,9 +798,10 @@ POLICY_FILE_API int policy_file_open(ort_policy *ort, policy_file_info *info, co
 }
 
 /* Bind the caller's buffers `b` (target [1, F], params [1, N] and params_next [1, N]; intent
- * [1, 1] if info->has_intent; state and state_next [1, S] if info->n_state; ort_policy_bind)
- * and run once (a warm-up, so that the first live decision is not slower than the rest; it
- * writes `output` and `state_next` only). 0, or -1 with the error (the session stays open). */
+ * [1, 1] if info->has_intent; calm [1, 1] if info->has_calm; state and state_next [1, S] if
+ * info->n_state; ort_policy_bind) and run once (a warm-up, so that the first live decision is
+ * not slower than the rest; it writes `output` and `state_next` only). 0, or -1 with the error
+ * (the session stays open). */
 POLICY_FILE_API int policy_file_bind(ort_policy *ort, const policy_file_info *info, const ort_policy_buffers *b,
                                      char *error, size_t size) {
     char why[512];

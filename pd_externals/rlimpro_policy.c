@@ -3,11 +3,12 @@
  * Left inlet: a list of F floats (the musician's descriptors, in the order of the policy's
  * `features`) -> the next N params out of the left outlet, as a list. The object keeps the
  * params between lists, as the live server does, and for a policy with the optional inputs
- * (docs/protocol.md) its intent and recurrent state. Messages: `set f...` sets the params (clipped
- * to [0, 1]), `reset` restores `initial_params` and zeroes the recurrent state, `intent f` sets
- * the intent (clipped to [-1, 1]; it starts at the policy's intent_default, a reset keeps it),
- * `load path` swaps in another policy (only if it loads; it starts afresh), `info` sends
- * `synth`, `n_params`, `features`, `intent` (the value, or none), `state_size` (0: none) and
+ * (docs/protocol.md) its knobs (intent, calm) and recurrent state. Messages: `set f...` sets the
+ * params (clipped to [0, 1]), `reset` restores `initial_params` and zeroes the recurrent state,
+ * `intent f` and `calm f` set a knob (clipped to [-1, 1]; each starts at the policy's
+ * intent_default / calm_default, a reset keeps it; NaN/inf refused), `load path` swaps in another
+ * policy (only if it loads; it starts afresh, its knobs at its defaults), `info` sends `synth`,
+ * `n_params`, `features`, `intent` and `calm` (the value, or none), `state_size` (0: none) and
  * `path` lines out of the right outlet. A list with the wrong count, a NaN/inf or a frame whose
  * norm exceeds 1e7 is refused with an error in the Pd window; a non-finite output (params or
  * state) is never taken.
@@ -26,7 +27,7 @@ static t_class *rlimpro_policy_class;
 typedef struct {
     ort_policy ort;
     policy_file_info info;
-    ort_policy_buffers b; /* one allocation, from b.target; intent and state(_next) NULL if the policy has none */
+    ort_policy_buffers b; /* one allocation, from b.target; intent, calm and state(_next) NULL if the policy has none */
     char path[MAXPDSTRING];
 } policy;
 
@@ -59,13 +60,14 @@ static policy *policy_open(const char *path, char *error, size_t size) {
         return NULL;
     }
     int f = p->info.n_features, n = p->info.n_params, s = p->info.n_state;
-    /* one allocation: target F, params N, params_next N, intent 1, state S, state_next S (zeros) */
-    float *all = calloc((size_t)(f + 2 * n + 1 + 2 * s), sizeof(float));
+    /* one allocation: target F, params N, params_next N, intent 1, calm 1, state S, state_next S (zeros) */
+    float *all = calloc((size_t)(f + 2 * n + 2 + 2 * s), sizeof(float));
     if (all == NULL) { snprintf(error, size, "out of memory"); policy_free(p); return NULL; }
     float *optional = all + f + 2 * n;
-    p->b = (ort_policy_buffers){all, all + f, all + f + n, NULL, NULL, NULL, f, n, s};
-    if (p->info.has_intent) { p->b.intent = optional; *optional = p->info.intent_default; }
-    if (s) { p->b.state = optional + 1; p->b.state_next = optional + 1 + s; }
+    p->b = (ort_policy_buffers){all, all + f, all + f + n, NULL, NULL, NULL, NULL, f, n, s};
+    if (p->info.has_intent) { p->b.intent = optional; *p->b.intent = p->info.intent_default; }
+    if (p->info.has_calm) { p->b.calm = optional + 1; *p->b.calm = p->info.calm_default; }
+    if (s) { p->b.state = optional + 2; p->b.state_next = optional + 2 + s; }
     memcpy(p->b.params, p->info.initial, sizeof(float) * n);
     if (policy_file_bind(&p->ort, &p->info, &p->b, error, size) != 0) {
         policy_free(p);
@@ -141,7 +143,7 @@ static void rlimpro_policy_set(t_rlimpro_policy *x, t_symbol *s, int argc, t_ato
     }
 }
 
-/* params back to initial_params, the recurrent state to zeros; the intent stays */
+/* params back to initial_params, the recurrent state to zeros; the knobs stay */
 static void rlimpro_policy_reset(t_rlimpro_policy *x) {
     if (!loaded(x)) return;
     policy *p = x->policy;
@@ -149,20 +151,21 @@ static void rlimpro_policy_reset(t_rlimpro_policy *x) {
     if (p->b.state) memset(p->b.state, 0, sizeof(float) * p->info.n_state);
 }
 
-/* intent f: the policy's intent input from now on, clipped to [-1, 1]; NaN/inf refused */
-static void rlimpro_policy_intent(t_rlimpro_policy *x, t_symbol *s, int argc, t_atom *argv) {
-    (void)s;
+/* intent f, calm f (the selector `s` says which knob): the policy's input from now on, clipped
+ * to [-1, 1]; NaN/inf refused */
+static void rlimpro_policy_knob(t_rlimpro_policy *x, t_symbol *s, int argc, t_atom *argv) {
     if (!loaded(x)) return;
     policy *p = x->policy;
-    if (p->b.intent == NULL)
-        pd_error(x, "rlimpro_policy: this policy has no intent input");
+    float *knob = strcmp(s->s_name, POLICY_FILE_KNOBS[PF_CALM]) == 0 ? p->b.calm : p->b.intent;
+    if (knob == NULL)
+        pd_error(x, "rlimpro_policy: this policy has no %s input", s->s_name);
     else if (argc != 1 || argv->a_type != A_FLOAT)
-        pd_error(x, "rlimpro_policy: intent needs 1 float, got %d atoms", argc);
-    else if (policy_file_intent(atom_getfloat(argv), p->b.intent) != 0)
-        pd_error(x, "rlimpro_policy: intent ignored (NaN or inf)");
+        pd_error(x, "rlimpro_policy: %s needs 1 float, got %d atoms", s->s_name, argc);
+    else if (policy_file_knob(atom_getfloat(argv), knob) != 0)
+        pd_error(x, "rlimpro_policy: %s ignored (NaN or inf)", s->s_name);
 }
 
-/* synth, n_params, features (as symbols), intent (or none), state_size and path out of the right outlet */
+/* synth, n_params, features (as symbols), intent and calm (or none), state_size and path out of the right outlet */
 static void rlimpro_policy_info(t_rlimpro_policy *x) {
     if (!loaded(x)) return;
     policy *p = x->policy;
@@ -176,9 +179,12 @@ static void rlimpro_policy_info(t_rlimpro_policy *x) {
     for (int i = 0; i < n; i++) SETSYMBOL(names + i, gensym(RD_NAMES[p->info.columns[i]]));
     outlet_anything(x->info_out, gensym("features"), n, names);
     freebytes(names, sizeof(t_atom) * n);
-    if (p->b.intent) SETFLOAT(&atom, *p->b.intent);
-    else SETSYMBOL(&atom, gensym("none"));
-    outlet_anything(x->info_out, gensym("intent"), 1, &atom);
+    float *const knobs[PF_N_KNOBS] = {p->b.intent, p->b.calm};
+    for (int k = 0; k < PF_N_KNOBS; k++) {
+        if (knobs[k]) SETFLOAT(&atom, *knobs[k]);
+        else SETSYMBOL(&atom, gensym("none"));
+        outlet_anything(x->info_out, gensym(POLICY_FILE_KNOBS[k]), 1, &atom);
+    }
     SETFLOAT(&atom, p->info.n_state);
     outlet_anything(x->info_out, gensym("state_size"), 1, &atom);
     SETSYMBOL(&atom, gensym(p->path));
@@ -207,7 +213,8 @@ void rlimpro_policy_setup(void) {
     class_addlist(rlimpro_policy_class, rlimpro_policy_list);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_set, gensym("set"), A_GIMME, 0);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_reset, gensym("reset"), 0);
-    class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_intent, gensym("intent"), A_GIMME, 0);
+    for (int k = 0; k < PF_N_KNOBS; k++)
+        class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_knob, gensym(POLICY_FILE_KNOBS[k]), A_GIMME, 0);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_load, gensym("load"), A_SYMBOL, 0);
     class_addmethod(rlimpro_policy_class, (t_method)rlimpro_policy_info, gensym("info"), 0);
 }

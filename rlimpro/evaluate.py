@@ -16,8 +16,9 @@ unsmoothed frame and its own last moves, as every live host feeds them (:class:`
 are measured against the raw frames (``nrmse``) and their 9-frame mean (``nrmse_smooth``).
 
 Baselines: ``random``; ``hold`` (never moves); ``greedy`` (best next step for the current
-target); ``greedy_hysteresis`` (greedy that moves only when its gain in distance beats a
-threshold, tuned on the training tracks for the env's own return: distance plus move cost);
+target); ``greedy_hysteresis`` (greedy that moves only when its gain in the env's reward, e.g. the
+distance it takes off, beats a threshold, tuned on the training tracks for the env's own return:
+reward minus move cost);
 ``lookahead`` (one step toward the best point within 2 steps); ``seek`` (one step toward the
 point nearest the heard target); ``oracle`` (nearest lookup point to each raw frame, free
 jumps: a lower bound no step-limited policy reaches on moving targets).
@@ -37,7 +38,7 @@ from rlimpro.atomic import write_json
 from rlimpro.descriptors.framing import HOP, SR
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import deltas, make_space, stay_action, toward
-from rlimpro.env.behaviour import goal, group_delay, last_moves, smooth_track
+from rlimpro.env.behaviour import goal, group_delay, last_moves, shaped, smooth_track
 from rlimpro.env.config import resolve_sections
 from rlimpro.env.core import Imitation
 from rlimpro.env.table import load_table
@@ -83,18 +84,20 @@ def _tie_break(d: np.ndarray, moves: np.ndarray) -> np.ndarray:
     return d + 1e-9 * np.abs(moves).sum(axis=1)
 
 
-def hysteresis_moves(core: Imitation, params: np.ndarray, targets: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Greedy-with-hysteresis unit moves ``[B, N]``: the best next step, taken only where it
-    brings the distance down by more than the threshold.
+def hysteresis_moves(core: Imitation, params: np.ndarray, targets: np.ndarray, thresholds: np.ndarray,
+                     gain: str | None = None) -> np.ndarray:
+    """Greedy-with-hysteresis unit moves ``[B, N]``: the best next step, taken only where its gain
+    beats the threshold.
 
-    :param params: ``[B, N]``; ``targets``: ``[B, F]``; ``thresholds``: ``[B]`` (z units).
+    :param params: ``[B, N]``; ``targets``: ``[B, F]``; ``thresholds``: ``[B]``.
+    :param gain: the reward shape the gain is measured in (:func:`rlimpro.env.behaviour.shaped`:
+        ``linear``, the distance it takes off, in z; ``squared``, the squared distance); None: the env's own.
     """
     unit = deltas(core.cfg.n_params, core.cfg.reach).astype(np.float64)
-    d = core.candidates(params, targets, unit)
-    best = np.argmin(_tie_break(d, unit), axis=1)
+    r = shaped(core.candidates(params, targets, unit), gain or core.cfg.reward)
+    best = np.argmin(_tie_break(-r, unit), axis=1)
     stay = (len(unit) - 1) // 2
-    gain = d[:, stay] - d[np.arange(len(d)), best]
-    return np.where((gain > thresholds)[:, None], unit[best], 0.0)
+    return np.where((r[np.arange(len(r)), best] - r[:, stay] > thresholds)[:, None], unit[best], 0.0)
 
 
 def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple[float, ...] = THRESHOLDS) -> tuple[float, np.ndarray]:
@@ -121,12 +124,12 @@ def tune_hysteresis(core: Imitation, tracks: list[np.ndarray], thresholds: tuple
     return float(th[int(np.argmax(mean))]), mean
 
 
-def hysteresis_policy(threshold: float) -> Policy:
-    """``greedy_hysteresis`` at ``threshold`` (z units of distance) as a :data:`Policy`."""
+def hysteresis_policy(threshold: float, gain: str | None = None) -> Policy:
+    """``greedy_hysteresis`` at ``threshold`` (of the ``gain`` of :func:`hysteresis_moves`) as a :data:`Policy`."""
     theta = np.array([threshold])
 
     def greedy_hysteresis(core: Imitation, f: Frame) -> np.ndarray:
-        return toward(hysteresis_moves(core, f.params, f.target, theta), core.cfg.action_space, core.cfg.reach)
+        return toward(hysteresis_moves(core, f.params, f.target, theta, gain), core.cfg.action_space, core.cfg.reach)
 
     return greedy_hysteresis
 
@@ -305,11 +308,12 @@ def play(h: Heldout, policies: dict[str, Policy], oracle: bool = False) -> tuple
     return overall, per_feature, first
 
 
-def hysteresis_curve(h: Heldout, thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict[str, Any]]:
-    """``greedy_hysteresis`` on the held-out tracks at each threshold: its nRMSE and musical measures."""
+def hysteresis_curve(h: Heldout, thresholds: tuple[float, ...] = THRESHOLDS, gain: str | None = None) -> list[dict[str, Any]]:
+    """``greedy_hysteresis`` on the held-out tracks at each threshold (of ``gain``, see
+    :func:`hysteresis_moves`): its nRMSE and musical measures."""
     curve = []
     for theta in thresholds:
-        overall, _, _ = play(h, {"greedy_hysteresis": hysteresis_policy(theta)})
+        overall, _, _ = play(h, {"greedy_hysteresis": hysteresis_policy(theta, gain)})
         curve.append({"threshold": theta, **overall["greedy_hysteresis"]})
     return curve
 

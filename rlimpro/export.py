@@ -4,8 +4,11 @@ The graph maps raw musician descriptors ``target`` [B, F] and the current parame
 ``params`` [B, N] to ``params_next`` [B, N]. A run with target smoothing or a reversal cost
 also has the input ``state`` [B, S] and the output ``state_next``, carried by the host: the
 smoothed target [F] (with smoothing), then each parameter's last move sign [N] (with a
-reversal cost), S = F + N at most; a run conditioned on an intent has the input ``intent`` [B, 1]. Both optional inputs are
-backed by initializers holding their defaults (zeros; ``intent_default``), so a caller that
+reversal cost), S = F + N at most; a run conditioned on an intent has the input ``intent`` [B, 1];
+an ``avi`` run with a move or reversal cost has the movement knob ``calm`` [B, 1] in [-1, 1]: the
+costs the agent weighs in its decision are multiplied by ``1 + calm / 2`` (-1 halves them: busier;
+1 makes them 1.5 times dearer: calmer; 0 is the trained agent, bit for bit). Every optional input is backed by an
+initializer holding its default (zeros; ``intent_default``; ``calm_default``), so a caller that
 feeds only ``target`` and ``params`` gets them. It is assembled from three parts:
 
 1. the observation, built in float64 exactly as :meth:`rlimpro.env.core.Imitation.observe`
@@ -43,11 +46,17 @@ from rlimpro.atomic import atomic_path
 from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout
 
-__all__ = ["Parity", "build_graph", "check_parity", "export", "export_run", "policy_metadata", "state_sizes"]
+__all__ = ["CALM_SPAN", "Parity", "build_graph", "check_parity", "export", "export_run", "has_calm", "policy_metadata",
+           "state_sizes"]
 
 OPSET = 20
 #: the intent a host starts with and a caller that does not feed one gets: imitate
 INTENT_DEFAULT = 1.0
+#: the movement knob a host starts with: the costs as trained
+CALM_DEFAULT = 0.0
+#: the costs a decision weighs are multiplied by ``1 + CALM_SPAN * calm``: 0.5 to 1.5. (An exponential
+#: knob, 2**calm, froze sine at calm 1: its values were learned at the trained costs, docs/training.md.)
+CALM_SPAN = 0.5
 _D, _F, _I = 11, 1, 7  # onnx TensorProto DOUBLE, FLOAT, INT64
 
 
@@ -133,11 +142,17 @@ def _batch_shape(g: _Graph, width: int) -> str:
     return g.op("Concat", g.op("Shape", "target", start=0, end=1), g.const([width], np.int64), axis=0)
 
 
-def _intent(g: _Graph) -> str:
-    """The ``intent`` input as float64 ``[B, 1]`` (see :func:`_batch_shape`), clipped to [-1, 1]."""
+def _knob(g: _Graph, name: str) -> str:
+    """The ``intent`` or ``calm`` input as float64 ``[B, 1]`` (see :func:`_batch_shape`), clipped to [-1, 1]."""
     shape = _batch_shape(g, 1)
-    intent = g.op("Cast", g.op("Expand", "intent", shape), to=_D)
-    return g.op("Clip", intent, g.const(-1.0), g.const(1.0))
+    value = g.op("Cast", g.op("Expand", name, shape), to=_D)
+    return g.op("Clip", value, g.const(-1.0), g.const(1.0))
+
+
+def has_calm(cfg: Any, algo: str) -> bool:
+    """Whether a run's policy has the ``calm`` input: an ``avi`` run (its decision weighs the costs
+    explicitly) with a move or a reversal cost."""
+    return algorithm(algo).policy == "afterstate" and bool(cfg.move_cost or cfg.reversal_cost)
 
 
 @dataclass
@@ -170,7 +185,7 @@ def _heard(g: _Graph, core: Any) -> _Heard:
     y = g.op("Div", g.op("Sub", g.op("Cast", "target", to=_D), g.const(norm.mean)), g.const(norm.std))
     a, lead, smoothed = float(cfg.target_smoothing), None, None
     f, n = state_sizes(cfg)
-    intent = _intent(g) if cfg.intent else None
+    intent = _knob(g, "intent") if cfg.intent else None
     if a:
         state = _state_part(g, 0, f) if n else g.op("Cast", "state", to=_D)
         if core.gate is not None:  # a pause: loudness no lower than the gate, the timbre held
@@ -237,12 +252,12 @@ def _observation(g: _Graph, core: Any) -> tuple[str, str]:
     if heard.lead is not None:
         parts.append(g.op("Clip", heard.lead, lo, hi))
     if cfg.intent:
-        parts.append(_intent(g))
+        parts.append(_knob(g, "intent"))
     obs = g.op("Concat", *parts, axis=1)
     return g.op("Cast", obs, to=_F), p, heard
 
 
-def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str, str, _Heard]:
+def _afterstate_inputs(g: _Graph, core: Any, calm: bool) -> tuple[dict[str, str], str, str, _Heard]:
     """The inputs of ``avi``'s export hook (:meth:`rlimpro.algos.avi._AVI.export_module`) as the
     observation holds them; returns (inputs, moved params ``[B, K, N]`` float64: row a is where
     action a leads, as ``decode`` computes it; the params as float64; what the agent heard).
@@ -255,7 +270,8 @@ def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str, str, 
     :meth:`~rlimpro.algos.avi.afterstate.AfterstateQNetwork.cost`): ``move_cost`` times how often
     it is charged (a move changes a param unless the clip pins it at the bound, as
     :func:`rlimpro.env.behaviour.moved_params`; once per move with ``move_cost_per: move``), plus
-    ``reversal_cost`` times the params it turns back against their last move.
+    ``reversal_cost`` times the params it turns back against their last move; with the ``calm``
+    input, times ``1 + CALM_SPAN * calm``.
     """
     cfg = core.cfg
     c = float(cfg.obs_clip)
@@ -269,7 +285,7 @@ def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str, str, 
     if lead is not None:
         parts.append(g.op("Clip", lead, g.const(-c), g.const(c)))
     if cfg.intent:
-        parts.append(_intent(g))
+        parts.append(_knob(g, "intent"))
     x = g.op("Cast", g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0], to=_F)
     d = g.op("Cast", g.op("Min", dist, g.const(c)), to=_F)
     axis = g.const([1], np.int64)
@@ -283,6 +299,9 @@ def _afterstate_inputs(g: _Graph, core: Any) -> tuple[dict[str, str], str, str, 
         turned = g.op("Less", g.op("Mul", step, g.op("Unsqueeze", heard.last, axis)), g.const(0.0))
         turns = g.op("ReduceSum", g.op("Cast", turned, to=_F), g.const([-1], np.int64), keepdims=0)
         cost = g.op("Add", cost, g.op("Mul", turns, g.const(core.reversal_cost, np.float32)))
+    if calm:  # 1 + 0.5 * 0 is 1 exactly: at the default the costs are the trained agent's, bit for bit
+        scale = g.op("Add", g.const(1.0), g.op("Mul", g.const(CALM_SPAN), _knob(g, "calm")))
+        cost = g.op("Mul", cost, g.op("Cast", scale, to=_F))
     return {"x": x, "d": d, "rows": rows, "cost": cost}, nxt, p, heard
 
 
@@ -323,8 +342,9 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
     pre, post = _Graph("obs/"), _Graph("act/")
     algo = algorithm(metadata["algo"])
     afterstate = algo.policy == "afterstate"
+    calm = has_calm(core.cfg, metadata["algo"])
     if afterstate:
-        inputs, moved, p, heard = _afterstate_inputs(pre, core)
+        inputs, moved, p, heard = _afterstate_inputs(pre, core, calm)
     else:
         obs, p, heard = _observation(pre, core)
         inputs = {"obs": obs}
@@ -341,8 +361,8 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
     if heard.last is not None:
         _carry(post, heard, p, nxt)
     graph = helper.make_graph(
-        pre.nodes + net_nodes + post.nodes, "rlimpro_policy", *_interface(core),
-        pre.inits + list(net.graph.initializer) + post.inits + _defaults(core),
+        pre.nodes + net_nodes + post.nodes, "rlimpro_policy", *_interface(core, calm),
+        pre.inits + list(net.graph.initializer) + post.inits + _defaults(core, calm),
     )
     opsets = {o.domain: o.version for o in net.opset_import}
     opsets[""] = max(opsets.get("", OPSET), OPSET)
@@ -356,24 +376,29 @@ def build_graph(core: Any, model: Any, metadata: dict[str, str]) -> Any:
     return proto
 
 
-def _interface(core: Any) -> tuple[list[Any], list[Any]]:
-    """The graph's inputs and outputs (docs/protocol.md): target, params[, intent][, state] -> params_next[, state_next]."""
+def _interface(core: Any, calm: bool) -> tuple[list[Any], list[Any]]:
+    """The graph's inputs and outputs (docs/protocol.md): target, params[, intent][, calm][, state] ->
+    params_next[, state_next]."""
     from onnx import helper
 
     cfg = core.cfg
     f, n, s = len(cfg.features), cfg.n_params, sum(state_sizes(cfg))
-    inputs = [("target", f), ("params", n)] + [("intent", 1)] * cfg.intent + [("state", s)] * bool(s)
+    inputs = ([("target", f), ("params", n)] + [("intent", 1)] * cfg.intent + [("calm", 1)] * calm
+              + [("state", s)] * bool(s))
     outputs = [("params_next", n)] + [("state_next", s)] * bool(s)
     return ([helper.make_tensor_value_info(name, _F, ["batch", k]) for name, k in inputs],
             [helper.make_tensor_value_info(name, _F, ["batch", k]) for name, k in outputs])
 
 
-def _defaults(core: Any) -> list[Any]:
-    """Initializers backing the optional inputs with their defaults: intent 1 (imitate), state 0."""
+def _defaults(core: Any, calm: bool) -> list[Any]:
+    """Initializers backing the optional inputs with their defaults: intent 1 (imitate), calm 0 (as
+    trained), state 0."""
     from onnx import numpy_helper
 
     cfg = core.cfg
     out = [numpy_helper.from_array(np.full((1, 1), INTENT_DEFAULT, np.float32), "intent")] if cfg.intent else []
+    if calm:
+        out.append(numpy_helper.from_array(np.full((1, 1), CALM_DEFAULT, np.float32), "calm"))
     if sum(state_sizes(cfg)):
         out.append(numpy_helper.from_array(np.zeros((1, sum(state_sizes(cfg))), np.float32), "state"))
     return out
@@ -401,6 +426,7 @@ def policy_metadata(run: Any, param_names: list[str], analysis: dict[str, Any]) 
         **({"reversal_cost": repr(float(cfg.reversal_cost))} if cfg.reversal_cost else {}),
         **({"silence_gate": repr(float(cfg.silence_gate))} if cfg.silence_gate is not None else {}),
         **({"intent_default": repr(INTENT_DEFAULT)} if cfg.intent else {}),
+        **({"calm_default": repr(CALM_DEFAULT)} if has_calm(cfg, run.algo) else {}),
         **({"state_size": str(sum(state_sizes(cfg)))} if sum(state_sizes(cfg)) else {}),
     }
 

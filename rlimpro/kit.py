@@ -205,7 +205,8 @@ def build_kit(synth: str, out: str | Path, *, root: str | Path = ".", wheel: boo
                 f"The Max patches play the `fm` example synth; `{synth}` has {info.n_params} params "
                 f"({', '.join(info.param_names)}): replace `rlimpro-fm~` with your own Max synth taking that list.")
     readme = out / "README.md"
-    dial = f"\n\nThe intent dial: `{info.dial}`, e.g. `oscsend localhost 6666 /rlimpro/intent f -1`." if info.dial else ""
+    dial = ("\n\nThe dials:\n\n" + "\n".join(f"- `{line}`" for line in info.dial.splitlines())
+            + "\n\ne.g. `oscsend localhost 6666 /rlimpro/intent f -1`." if info.dial else "")
     readme.write_text(_README.format(synth=synth, wheel=wheel_name, kissfft=kissfft_note, max_note=max_note, dial=dial))
     written.append(readme)
     return written

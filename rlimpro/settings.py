@@ -40,7 +40,7 @@ Algo = Literal["avi", "dqn", "ppo", "a2c", "sac", "td3"]
 ActionSpace = Literal["discrete", "multidiscrete", "continuous"]
 TargetMode = Literal["static", "dynamic", "corpus", "mixed"]
 Neighbours = Literal["all", "axis", "none"]
-Reward = Literal["linear", "cubic"]
+Reward = Literal["linear", "squared", "cubic"]
 TargetKind = Literal["static", "dynamic", "corpus"]
 
 ACTION_SPACES: tuple[str, ...] = typing.get_args(ActionSpace)

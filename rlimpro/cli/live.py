@@ -110,6 +110,10 @@ def live(
     intent: float | None = typer.Option(None, "--intent", help="Where the patch's intent slider starts, in [-1, 1], for "
                                                               "policies that take one: 1 imitates, 0 holds its centre, "
                                                               "-1 mirrors (default: the policy's)."),
+    calm: float | None = typer.Option(None, "--calm", help="Where the patch's calm slider starts, in [-1, 1], for "
+                                                          "policies that take one: the move costs the agent weighs "
+                                                          "times 1 + calm/2; -1 busier, 0 as trained, 1 calmer "
+                                                          "(default: the policy's, 0)."),
 ) -> None:
     """Play live: Pd listens to a musician (microphone or recording) and the agent's synth answers."""
     from rlimpro.errors import RlimproError
@@ -122,7 +126,7 @@ def live(
     model = model or Layout().policy(synth)
     counts, _ = play_live(synth, model, root=Path("."), audio=audio, mic=mic, port=port, reply_port=reply_port,
                           inside=inside, gui=False if nogui else None, sound=not no_audio, jack=jack, batch=batch,
-                          record=record, seconds=seconds, intent=intent,
+                          record=record, seconds=seconds, intent=intent, calm=calm,
                           write=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
     done = f"; recorded {record}" if record else ""
     console.print(f"stopped: {counts['targets']} targets, {counts['sent']} replies, {counts['dropped']} dropped{done}"
@@ -137,11 +141,14 @@ def replay(
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the plot of target vs agent descriptors."),
     intent: float | None = typer.Option(None, "--intent", help="Intent in [-1, 1] for policies that take one: 1 imitates, "
                                                               "0 holds its centre, -1 mirrors (default: the policy's)."),
+    calm: float | None = typer.Option(None, "--calm", help="Movement knob in [-1, 1] for policies that take one: the move "
+                                                          "costs the agent weighs times 1 + calm/2; -1 busier, 0 as trained, "
+                                                          "1 calmer (default: 0)."),
 ) -> None:
     """Offline duet: run the policy frame by frame over a recording, as live, and render the agent with Pd."""
     from rlimpro.live.duet import replay as stage
 
-    paths = stage(model, audio, out, root=Path("."), plot=not no_plot, intent=intent)
+    paths = stage(model, audio, out, root=Path("."), plot=not no_plot, intent=intent, calm=calm)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)
 
 

@@ -30,7 +30,7 @@ class EnvConfig:
     :param subdiv: lookup grid values per parameter.
     :param features: selected descriptor names, table order; observation and evaluation use them.
     :param reward_weights: weight per selected feature (0 = not a reward feature), sums to 1.
-    :param reward: ``linear`` (−d) or ``cubic`` (8·(0.5−d)³).
+    :param reward: ``linear`` (−d), ``squared`` (−d²) or ``cubic`` (8·(0.5−d)³) (:func:`~rlimpro.env.behaviour.shaped`).
     :param bonus: added to the reward when d <= ``bonus_threshold``.
     :param action_space: ``discrete``, ``multidiscrete`` or ``continuous``.
     :param step: one step of one parameter, in parameter units.

@@ -41,7 +41,7 @@ import numpy as np
 
 from rlimpro.descriptors.names import indices
 from rlimpro.env.actions import decode, deltas, toward
-from rlimpro.env.behaviour import charged, goal, last_moves, line, listen
+from rlimpro.env.behaviour import charged, goal, last_moves, line, listen, shaped
 from rlimpro.env.config import EnvConfig
 from rlimpro.env.table import LookupTable
 from rlimpro.env.targets import Normalisation
@@ -183,10 +183,7 @@ class Imitation:
 
     def reward(self, d: np.ndarray) -> np.ndarray:
         """Shaped reward of distances ``d``; largest when ``d == 0``."""
-        r = -d if self.cfg.reward == "linear" else 8.0 * (0.5 - d) ** 3
-        if self.cfg.bonus:
-            r = r + self.cfg.bonus * (d <= self.cfg.bonus_threshold)
-        return r
+        return shaped(d, self.cfg.reward, self.cfg.bonus, self.cfg.bonus_threshold)
 
     def move_penalty(self, before: np.ndarray, after: np.ndarray, last: np.ndarray | None = None) -> np.ndarray:
         """The reward's move cost ``[B]`` of going from params ``before`` to ``after`` ``[B, N]``,

@@ -21,7 +21,7 @@ import soundfile as sf
 
 from rlimpro.atomic import atomic_path
 from rlimpro.errors import RlimproError
-from rlimpro.live.policy import OK, Policy, check_intent
+from rlimpro.live.policy import OK, Policy, check_knob
 
 __all__ = ["Duet", "play_policy", "replay"]
 
@@ -62,7 +62,7 @@ def play_policy(policy: Policy, targets: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def replay(model: str | Path, audio: str | Path, out: str | Path, *, root: str | Path = ".",
-           plot: bool = True, intent: float | None = None) -> list[Path]:
+           plot: bool = True, intent: float | None = None, calm: float | None = None) -> list[Path]:
     """Write the duet of the recording ``audio`` and the agent of ``model``.
 
     :param model: a ``policy.onnx``.
@@ -73,6 +73,8 @@ def replay(model: str | Path, audio: str | Path, out: str | Path, *, root: str |
     :param plot: also write the plot.
     :param intent: the intent in [-1, 1] to play at (policies with an intent input); None keeps
         the policy's default.
+    :param calm: the movement knob in [-1, 1] to play at (policies with a calm input); None keeps
+        the policy's default (0, as trained).
     :return: the files written.
     """
     from rlimpro.audio import load_audio
@@ -82,9 +84,10 @@ def replay(model: str | Path, audio: str | Path, out: str | Path, *, root: str |
 
     policy = Policy(model)
     info = policy.info
-    check_intent(info, intent)
-    if intent is not None:
-        policy.set_intent(intent)
+    for knob, value in (("intent", intent), ("calm", calm)):
+        check_knob(info, knob, value)
+        if value is not None:
+            policy.set_knob(knob, value)
     synth = load_synth(synth_dir(root, info.synth))
     if synth.n_params != info.n_params:
         raise RlimproError(f"{Path(model).name}: made for {info.n_params} params, but {info.synth}/synth.yaml "

@@ -4,8 +4,9 @@
  * released. hl_serve() answers well-formed /rlimpro/target messages by itself: blocking recv
  * into the server's buffer, big-endian floats into the policy's target buffer, one onnxruntime
  * run through an IoBinding over the policy's own numpy buffers (so Python and C share one
- * parameter state, intent and recurrent state), the same norm checks as Policy.decide (on
- * params_next and any state_next), the reply packet, sendto. Any other
+ * parameter state, the knobs intent and calm, and the recurrent state; Python sets the knobs),
+ * the same norm checks as Policy.decide (on params_next and any state_next), the reply packet,
+ * sendto. Any other
  * datagram (reset, ping, bundles, bad counts, garbage, the stop wake-up) returns to Python,
  * which handles it exactly as the pure-Python server does. Between frames it runs the model
  * every warm_us to keep the caches warm, as Server does (a warm run never advances the recurrent
@@ -47,15 +48,15 @@ void hl_close(hl_policy *p) {
 }
 
 /* Load `model` with the onnxruntime at `library` and bind the caller's buffers: target [1,F],
- * params [1,N], params_next [1,N], and for a policy with the optional inputs intent [1,1], state
- * [1,S] and state_next [1,S] (NULL, and n_state 0, when it has none). Returns NULL with a message
- * in `error` on failure. */
+ * params [1,N], params_next [1,N], and for a policy with the optional inputs intent [1,1], calm
+ * [1,1], state [1,S] and state_next [1,S] (NULL, and n_state 0, when it has none). Returns NULL
+ * with a message in `error` on failure. */
 hl_policy *hl_open(const char *library, const char *model, float *target, float *params, float *output,
-                   float *intent, float *state, float *state_next, int n_features, int n_params, int n_state,
-                   char *error, size_t error_size) {
+                   float *intent, float *calm, float *state, float *state_next, int n_features, int n_params,
+                   int n_state, char *error, size_t error_size) {
     hl_policy *p = calloc(1, sizeof *p);
     if (p == NULL) { snprintf(error, error_size, "out of memory"); return NULL; }
-    p->b = (ort_policy_buffers){target, params, output, intent, state, state_next, n_features, n_params, n_state};
+    p->b = (ort_policy_buffers){target, params, output, intent, calm, state, state_next, n_features, n_params, n_state};
     if (ort_policy_load(&p->ort, library, model, error, error_size) != 0
         || ort_policy_bind(&p->ort, &p->b, error, error_size) != 0) {
         hl_close(p);

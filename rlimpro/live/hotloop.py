@@ -2,10 +2,11 @@
 
 :class:`HotLoop` opens the same ``policy.onnx`` in onnxruntime's C API (the library inside the
 onnxruntime wheel, so no second install), bound to the :class:`~rlimpro.live.policy.Policy`'s own
-buffers: Python and C share one parameter state, and for a policy with the optional ``intent`` and
-``state`` inputs (docs/protocol.md) one intent value and one recurrent state. :meth:`HotLoop.serve`
-answers well-formed targets in C with the GIL released and returns every other datagram to the
-Python server.
+buffers: Python and C share one parameter state, and for a policy with the optional ``intent``,
+``calm`` and ``state`` inputs (docs/protocol.md) one value of each knob and one recurrent state
+(set on the Python side: the server's ``/rlimpro/intent`` and ``/rlimpro/calm`` take its slow path).
+:meth:`HotLoop.serve` answers well-formed targets in C with the GIL released and returns every
+other datagram to the Python server.
 When the library is not built, :func:`available` says so and the server runs in Python.
 """
 
@@ -61,8 +62,8 @@ def _load() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(LIBRARY))  # a CDLL call releases the GIL
     ptr, i64 = ctypes.c_void_p, ctypes.c_int64
     lib.hl_open.restype = ptr
-    lib.hl_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ptr, ptr, ptr, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
-                            ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+    lib.hl_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ctypes.c_int,
+                            ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
     lib.hl_close.restype, lib.hl_close.argtypes = None, [ptr]
     lib.hl_run.restype, lib.hl_run.argtypes = ctypes.c_int, [ptr]
     lib.hl_serve.restype = ctypes.c_long
@@ -75,8 +76,9 @@ class HotLoop:
     """The C hot path for one policy and one server socket.
 
     :param policy: the loaded policy; its :attr:`~Policy.target`, :attr:`~Policy.params` and
-        :attr:`~Policy.output` buffers, and its :attr:`~Policy.intent`, :attr:`~Policy.state` and
-        :attr:`~Policy.state_next` buffers when it has them (None when not), are bound to the C session.
+        :attr:`~Policy.output` buffers, and its :attr:`~Policy.intent`, :attr:`~Policy.calm`,
+        :attr:`~Policy.state` and :attr:`~Policy.state_next` buffers when it has them (None when
+        not), are bound to the C session.
     :raises RlimproError: if the library is not built or onnxruntime's C API cannot load the model.
     """
 
@@ -89,7 +91,7 @@ class HotLoop:
         info, state = policy.info, policy.state
         handle = self._lib.hl_open(str(onnxruntime_library()).encode(), str(info.path).encode(),
                                    _pointer(policy.target), _pointer(policy.params), _pointer(policy.output),
-                                   _pointer(policy.intent), _pointer(state), _pointer(policy.state_next),
+                                   _pointer(policy.intent), _pointer(policy.calm), _pointer(state), _pointer(policy.state_next),
                                    info.n_features, info.n_params, 0 if state is None else state.size, error, len(error))
         if not handle:
             raise RlimproError(f"{info.path.name}: onnxruntime's C API cannot load it ({error.value.decode(errors='replace')[:160]})")

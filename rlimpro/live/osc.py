@@ -46,6 +46,7 @@ RESET = "/rlimpro/reset"
 PING = "/rlimpro/ping"
 PONG = "/rlimpro/pong"
 INTENT = "/rlimpro/intent"
+CALM = "/rlimpro/calm"
 FEATURES = "/rlimpro/features"
 
 #: type tags accepted as numbers on the slow path: float32, int32 (Max, liblo), float64

@@ -8,7 +8,8 @@ go to ``[rlimpro-link]``: ``rlimpro/pd/link-osc`` (OSC to the server this module
 ``rlimpro/pd/link-inside`` (``[rlimpro_policy]`` in Pd, ``--inside``); the params that come back
 drive ``[synth]``, found through ``-path 00_synths/<name>``. Musician left, agent right. For a
 policy with an ``intent`` input (docs/protocol.md) the patch's intent slider starts at ``--intent``
-(else the policy's ``intent_default``) and reaches the agent either way round.
+(else the policy's ``intent_default``) and reaches the agent either way round; likewise its calm
+slider (``--calm``, ``calm_default``) for a policy with a ``calm`` input.
 
 Pd's GUI opens when ``$DISPLAY`` is set (and Tcl/Tk is there), else Pd runs ``-nogui``. Pd's
 console goes to a log file, never to the user: it is scanned for broken-patch errors, and while
@@ -34,7 +35,7 @@ import soundfile as sf
 from rlimpro.descriptors.framing import HOP, SR, WINDOW
 from rlimpro.errors import RlimproError
 from rlimpro.layout import Layout
-from rlimpro.live.policy import Policy, PolicyInfo, check_intent
+from rlimpro.live.policy import Policy, PolicyInfo, check_knob
 from rlimpro.live.server import Server
 
 __all__ = ["EXTERNALS", "FEATURES_EXTERNAL", "POLICY_EXTERNAL", "audio_failure", "default_input", "play_live",
@@ -124,7 +125,7 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
               mic: bool = False, port: int = 6666, reply_port: int = 6667, inside: bool = False,
               gui: bool | None = None, sound: bool = True, jack: bool = False, batch: bool = False,
               record: str | Path | None = None, seconds: float | None = None, verbose: bool = False,
-              intent: float | None = None, config: Sequence[str] = (),
+              intent: float | None = None, calm: float | None = None, config: Sequence[str] = (),
               write: Callable[[str], None] = print) -> tuple[dict[str, int], str]:
     """Run the live patch until Pd quits (or Ctrl-C), with the policy served over OSC or inside Pd.
 
@@ -149,6 +150,8 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
     :param verbose: Pd prints every target, params list and response time (to its console/log).
     :param intent: where the patch's intent slider starts, in [-1, 1] (a policy with an intent
         input; None: its ``intent_default``). Only for such a policy does the slider reach the agent.
+    :param calm: where the patch's calm slider starts, in [-1, 1]: the move costs the agent weighs
+        times 1 + calm/2 (a policy with a calm input; None: its ``calm_default``). Likewise gated.
     :param config: more messages for the patch, sent after the set-up and before the start
         (e.g. ``"rlimpro-interact 0"``: start with the interaction off).
     :param write: where status lines go.
@@ -158,7 +161,8 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
     from rlimpro.synth import synth_dir
 
     root = Path(root)
-    policy = _checked_policy(synth, model, root, mic=mic, audio=audio, inside=inside, batch=batch, intent=intent)
+    policy = _checked_policy(synth, model, root, mic=mic, audio=audio, inside=inside, batch=batch, intent=intent,
+                             calm=calm)
     info = policy.info
     folder = synth_dir(root, synth).resolve()
     if not mic:
@@ -178,7 +182,7 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
         source = "the microphone (Pd's input 1)" if mic else audio.name
         musician = None if mic else _pd_input(audio, info.sr, Path(tmp))
         config = _patch_config(info, musician, record=record, verbose=verbose, seconds=seconds, batch=batch,
-                               intent=intent, extra=config)
+                               intent=intent, calm=calm, extra=config)
         cmd = _pd_command(info, folder, mic=mic, gui=gui, sound=sound, jack=jack, batch=batch)
         stop = "" if batch or seconds else f"; {'close the Pd window' if gui else 'Ctrl-C'} to stop"
         what = f"{source} heard by [rlimpro_features~] ({len(info.features)} features every " \
@@ -206,7 +210,7 @@ def play_live(synth: str, model: str | Path, *, root: str | Path = ".", audio: s
 
 
 def _checked_policy(synth: str, model: str | Path, root: Path, *, mic: bool, audio: str | Path | None, inside: bool,
-                    batch: bool, intent: float | None) -> Policy:
+                    batch: bool, intent: float | None, calm: float | None) -> Policy:
     """The policy, once the options and the built externals agree with it (one-line errors)."""
     if mic and audio is not None:
         raise RlimproError("--mic and --input both name the musician; pass one of them")
@@ -221,7 +225,8 @@ def _checked_policy(synth: str, model: str | Path, root: Path, *, mic: bool, aud
         raise RlimproError("the Pd external [rlimpro_features~] is not built; run `make externals`")
     if inside and not POLICY_EXTERNAL.is_file():
         raise RlimproError("the Pd external [rlimpro_policy] is not built; run `make externals`, or play without --inside")
-    check_intent(info, intent)
+    check_knob(info, "intent", intent)
+    check_knob(info, "calm", calm)
     if (info.sr, info.window, info.hop) != (SR, WINDOW, HOP):
         raise RlimproError(f"{Path(model).name}: analysed at sr {info.sr}, window {info.window}, hop {info.hop}; "
                            f"[rlimpro_features~] frames at {SR} Hz, {WINDOW}, {HOP}")
@@ -229,7 +234,8 @@ def _checked_policy(synth: str, model: str | Path, root: Path, *, mic: bool, aud
 
 
 def _patch_config(info: PolicyInfo, musician: Path | None, *, record: Path | None, verbose: bool,
-                  seconds: float | None, batch: bool, intent: float | None, extra: Sequence[str]) -> list[str]:
+                  seconds: float | None, batch: bool, intent: float | None, calm: float | None,
+                  extra: Sequence[str]) -> list[str]:
     """The messages that set live.pd up (musician None: the microphone), in order, ending with the start."""
     config = [f"rlimpro-features select {' '.join(info.features)}",
               "rlimpro-initial-params " + " ".join(f"{v:.9g}" for v in info.initial_params)]
@@ -237,8 +243,9 @@ def _patch_config(info: PolicyInfo, musician: Path | None, *, record: Path | Non
     if not any(c.isspace() for c in str(record_file)):  # else the patch's record button has no file
         config.append(f"rlimpro-record-file symbol {record_file}")
     config.append("rlimpro-mic 1" if musician is None else f"rlimpro-input symbol {musician}")
-    if info.intent_default is not None:  # opens the slider's way to the agent and sets it
-        config.append(f"rlimpro-intent-start {info.intent_default if intent is None else intent:.9g}")
+    for knob, value in (("intent", intent), ("calm", calm)):  # opens the slider's way to the agent and sets it
+        if info.default(knob) is not None:
+            config.append(f"rlimpro-{knob}-start {info.default(knob) if value is None else value:.9g}")
     if verbose:
         config.append("rlimpro-verbose 1")
     if seconds:

@@ -1,8 +1,9 @@
 """Load and run a self-contained ``policy.onnx`` (docs/protocol.md) with onnxruntime only.
 
 The model maps raw musician descriptors ``target`` [B, F] and the current synth parameters
-``params`` [B, N] to the next parameters ``params_next`` [B, N]. Optional inputs: ``intent``
-[B, 1] (the host keeps a value, starting at metadata ``intent_default``) and a recurrent
+``params`` [B, N] to the next parameters ``params_next`` [B, N]. Optional inputs: the knobs
+``intent`` and ``calm`` [B, 1] (the host keeps a value of each, starting at metadata
+``intent_default`` / ``calm_default``, and clips what it is asked to [-1, 1]) and a recurrent
 ``state`` [B, S] with the output ``state_next`` (the host keeps it: zeros at start and on
 every reset, advanced only by a decision that succeeds, never by warm-ups). :class:`Policy` validates the
 file once at start-up (inputs, output and metadata; one-line :class:`RlimproError` naming what
@@ -29,7 +30,7 @@ from rlimpro.descriptors.names import NAMES
 from rlimpro.errors import RlimproError
 
 __all__ = ["Policy", "PolicyInfo", "REQUIRED_METADATA", "OPTIONAL_INPUTS", "TARGET_LIMIT", "OK", "BAD_TARGET",
-           "BAD_OUTPUT", "check_intent"]
+           "BAD_OUTPUT", "KNOBS", "check_knob"]
 
 #: metadata_props every policy carries (``initial_params`` is optional)
 REQUIRED_METADATA = (
@@ -41,7 +42,10 @@ REQUIRED_METADATA = (
 TARGET_LIMIT = 1e7
 
 #: inputs a policy may have beyond ``target`` and ``params``
-OPTIONAL_INPUTS = ("intent", "state")
+OPTIONAL_INPUTS = ("intent", "calm", "state")
+#: the knobs (1 value in [-1, 1] each, docs/protocol.md) and what their ends do
+KNOBS = {"intent": "1 imitates, 0 holds its centre, -1 mirrors",
+         "calm": "-1 busy (half the move costs), 0 as trained, 1 calm (1.5 times)"}
 
 #: :meth:`Policy.decide` results
 OK, BAD_TARGET, BAD_OUTPUT = 0, 1, 2
@@ -68,6 +72,7 @@ class PolicyInfo:
     initial_params: np.ndarray
     version: str
     intent_default: float | None = None
+    calm_default: float | None = None
     state_size: int = 0
 
     @property
@@ -75,12 +80,15 @@ class PolicyInfo:
         """F, the number of musician descriptors per target frame."""
         return len(self.features)
 
+    def default(self, knob: str) -> float | None:
+        """Where ``knob`` (``intent`` or ``calm``) starts, or None when the policy has no such input."""
+        return self.intent_default if knob == "intent" else self.calm_default
+
     @property
     def dial(self) -> str:
-        """One line on the policy's intent input, for start-up messages ("" when it has none)."""
-        if self.intent_default is None:
-            return ""
-        return f"/rlimpro/intent: 1 number in [-1, 1] (1 imitate, 0 hold, -1 mirror; starts at {self.intent_default:g})"
+        """Lines on the policy's knobs, for start-up messages ("" when it has none)."""
+        return "\n".join(f"/rlimpro/{knob}: 1 number in [-1, 1] ({ends}; starts at {self.default(knob):g})"
+                         for knob, ends in KNOBS.items() if self.default(knob) is not None)
 
     @property
     def frame_period(self) -> float:
@@ -88,19 +96,22 @@ class PolicyInfo:
         return self.hop / self.sr
 
 
-def check_intent(info: PolicyInfo, intent: float | None) -> None:
-    """Refuse an ``--intent`` option a policy cannot play (one line naming what to do).
+def check_knob(info: PolicyInfo, knob: str, value: float | None) -> None:
+    """Refuse an ``--intent`` or ``--calm`` option a policy cannot play (one line naming what to do).
 
-    :param intent: the requested intent, or None (the policy's default; always fine).
-    :raises RlimproError: if the policy has no intent input or ``intent`` is outside [-1, 1].
+    :param knob: ``intent`` or ``calm``.
+    :param value: the requested value, or None (the policy's default; always fine).
+    :raises RlimproError: if the policy has no such input or ``value`` is outside [-1, 1].
     """
-    if intent is None:
+    if value is None:
         return
-    if info.intent_default is None:
-        raise RlimproError(f"{info.path.name}: this policy has no intent input; train with env.intent: true "
-                           f"and export again to play it with --intent")
-    if not -1.0 <= intent <= 1.0:
-        raise RlimproError(f"--intent {intent}: use a number in [-1, 1] (1 imitates, 0 holds, -1 mirrors)")
+    if info.default(knob) is None:
+        how = ("train with env.intent: true" if knob == "intent"
+               else "train with train.algo: avi and a move or reversal cost")
+        raise RlimproError(f"{info.path.name}: this policy has no {knob} input; {how} and export again to play it "
+                           f"with --{knob}")
+    if not -1.0 <= value <= 1.0:
+        raise RlimproError(f"--{knob} {value}: use a number in [-1, 1] ({KNOBS[knob]})")
 
 
 def _fail(path: Path, what: str) -> RlimproError:
@@ -146,14 +157,16 @@ def _parse_metadata(path: Path, meta: dict[str, str]) -> PolicyInfo:
         if len(values) != n_params or not all(0.0 <= v <= 1.0 for v in values):
             raise _fail(path, f"metadata initial_params needs {n_params} values in [0, 1], got {meta['initial_params']!r}")
         initial = np.asarray(values, dtype=np.float32)
-    intent_default = None
-    if "intent_default" in meta:
-        try:
-            intent_default = float(meta["intent_default"])
-        except ValueError:
-            intent_default = float("nan")
-        if not -1.0 <= intent_default <= 1.0:
-            raise _fail(path, f"metadata intent_default={meta['intent_default']!r} is not a number in [-1, 1]")
+    defaults: dict[str, float | None] = {}
+    for knob in KNOBS:
+        key, defaults[knob] = f"{knob}_default", None
+        if key in meta:
+            try:
+                defaults[knob] = float(meta[key])
+            except ValueError:
+                defaults[knob] = float("nan")
+            if not -1.0 <= defaults[knob] <= 1.0:
+                raise _fail(path, f"metadata {key}={meta[key]!r} is not a number in [-1, 1]")
     state_size = 0
     if "state_size" in meta:
         text = meta["state_size"].strip()
@@ -164,7 +177,7 @@ def _parse_metadata(path: Path, meta: dict[str, str]) -> PolicyInfo:
         path=path, synth=meta["synth"], n_params=n_params, param_names=param_names, features=features,
         sr=sr, window=window, hop=hop, algo=meta["algo"], action_space=meta["action_space"], step=step,
         corpus=meta["corpus"], initial_params=initial, version=meta["rlimpro_version"],
-        intent_default=intent_default, state_size=state_size,
+        intent_default=defaults["intent"], calm_default=defaults["calm"], state_size=state_size,
     )
 
 
@@ -178,16 +191,17 @@ def _check_io(path: Path, session: ort.InferenceSession, info: PolicyInfo) -> No
     inputs = _inputs(session)
     outputs = {arg.name: arg for arg in session.get_outputs()}
     if not {"target", "params"} <= set(inputs) or not set(inputs) <= {"target", "params", *OPTIONAL_INPUTS}:
-        raise _fail(path, f"inputs are {sorted(inputs)}, expected target, params (and optionally intent, state)")
+        raise _fail(path, f"inputs are {sorted(inputs)}, expected target, params (and optionally intent, calm, state)")
     wanted = ["params_next", "state_next"] if "state" in inputs else ["params_next"]
     if sorted(outputs) != wanted:
         raise _fail(path, f"outputs are {sorted(outputs)}, expected {wanted}")
-    if ("intent" in inputs) != (info.intent_default is not None):
-        raise _fail(path, "an intent input needs metadata intent_default, and only an intent input has it")
+    for knob in KNOBS:
+        if (knob in inputs) != (info.default(knob) is not None):
+            raise _fail(path, f"an input {knob!r} needs metadata {knob}_default, and only such an input has it")
     if ("state" in inputs) != (info.state_size > 0):
         raise _fail(path, "a state input needs metadata state_size, and only a state input has it")
     expected = {"target": info.n_features, "params": info.n_params, "params_next": info.n_params,
-                "intent": 1, "state": info.state_size, "state_next": info.state_size}
+                "intent": 1, "calm": 1, "state": info.state_size, "state_next": info.state_size}
     for name, arg in (*inputs.items(), *outputs.items()):
         if arg.type != "tensor(float)":
             raise _fail(path, f"{name!r} is {arg.type}, expected tensor(float)")
@@ -266,12 +280,9 @@ class Policy:
         binding.bind_ortvalue_input("target", ort.OrtValue.ortvalue_from_numpy(self._target2d))
         binding.bind_ortvalue_input("params", ort.OrtValue.ortvalue_from_numpy(self._params2d))
         binding.bind_ortvalue_output("params_next", ort.OrtValue.ortvalue_from_numpy(self._output2d))
-        #: the intent fed to the model (1 value), or None when the policy has no intent input
-        self.intent: np.ndarray | None = None
-        if self.info.intent_default is not None:
-            intent2d = np.full((1, 1), self.info.intent_default, dtype=np.float32)
-            binding.bind_ortvalue_input("intent", ort.OrtValue.ortvalue_from_numpy(intent2d))
-            self.intent = intent2d[0]
+        #: the intent and the calm fed to the model (1 value each), or None when the policy has no such input
+        self.intent: np.ndarray | None = self._knob("intent")
+        self.calm: np.ndarray | None = self._knob("calm")
         #: the recurrent state fed to the model and the one it returns (S values each), or None
         self.state: np.ndarray | None = None
         self.state_next: np.ndarray | None = None
@@ -287,9 +298,17 @@ class Policy:
         self.decide()
         self.reset()
 
+    def _knob(self, name: str) -> np.ndarray | None:
+        """A bound 1-value buffer for the knob ``name`` at its default, or None if the policy has no such input."""
+        if self.info.default(name) is None:
+            return None
+        value2d = np.full((1, 1), self.info.default(name), dtype=np.float32)
+        self._binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value2d))
+        return value2d[0]
+
     def reset(self, values: np.ndarray | None = None) -> bool:
         """Set the parameter state: ``None`` restores ``initial_params``; else N values, clipped
-        to [0, 1]. Either way the recurrent state goes back to zeros (the intent stays).
+        to [0, 1]. Either way the recurrent state goes back to zeros (the knobs stay).
 
         :param values: N new parameter values, or None.
         :return: False (nothing changed) if ``values`` has the wrong length or a non-finite value.
@@ -305,14 +324,15 @@ class Policy:
             self.state[:] = 0.0
         return True
 
-    def set_intent(self, value: float) -> bool:
-        """Set the intent the next decisions use: clipped to [-1, 1].
+    def set_knob(self, knob: str, value: float) -> bool:
+        """Set the ``intent`` or ``calm`` the next decisions use: clipped to [-1, 1].
 
-        :return: False (unchanged) if the policy has no intent input or ``value`` is NaN/inf.
+        :return: False (unchanged) if the policy has no such input or ``value`` is NaN/inf.
         """
-        if self.intent is None or not np.isfinite(value):
+        buffer = self.intent if knob == "intent" else self.calm
+        if buffer is None or not np.isfinite(value):
             return False
-        self.intent[0] = min(max(float(value), -1.0), 1.0)
+        buffer[0] = min(max(float(value), -1.0), 1.0)
         return True
 
     def decide(self) -> int:
@@ -364,7 +384,7 @@ class Policy:
 
         :param target: [B, F] raw descriptors.
         :param params: [B, N] current parameters.
-        :param optional: ``intent`` [B, 1] and/or ``state`` [B, S]; the graph's defaults otherwise.
+        :param optional: ``intent`` [B, 1], ``calm`` [B, 1] and/or ``state`` [B, S]; the graph's defaults otherwise.
         :return: [B, N] next parameters.
         """
         feeds = {name: np.ascontiguousarray(value, dtype=np.float32)

@@ -5,7 +5,7 @@ every ``warm_ms`` the wait times out and the model runs once to stay in the cach
 of exactly F floats is recognised by length and prefix (:class:`~rlimpro.live.osc.FloatReader`),
 converted in place into the policy's pre-bound input, decided by onnxruntime and answered from
 a preallocated packet: no allocation, no logging, no dispatch table on that path. Everything
-else — reset, ping, targets with int32 or float64 arguments, bundles (unpacked), wrong counts or other type tags, NaN/inf/huge values,
+else — reset, ping, the intent and calm knobs, targets with int32 or float64 arguments, bundles (unpacked), wrong counts or other type tags, NaN/inf/huge values,
 garbage, oversize packets, unknown addresses — takes the slow path through python-osc and is
 handled or dropped and counted; it never stops the server and never sends a non-finite value.
 
@@ -47,6 +47,7 @@ DROPPED = ("malformed", "oversize", "wrong_count", "wrong_type", "bad_value", "u
 #: the values of ``serve --engine``
 ENGINES = ("auto", "c", "python")
 _RING = 1 << 16  # decision times kept for statistics
+_KNOBS = {osc.INTENT: "intent", osc.CALM: "calm"}  # the knobs' addresses (docs/protocol.md)
 
 
 def _resolve(host: str, port: int) -> tuple[str, int]:
@@ -292,10 +293,10 @@ class Server:
         elif message.address == osc.PING:
             self._sock.sendto(self._pong, self.reply)
             counts[PINGS] += 1
-        elif message.address == osc.INTENT and policy.intent is not None:
-            # only policies with an `intent` input (docs/protocol.md) take it; for others it is unknown
+        elif (knob := _KNOBS.get(message.address)) and policy.info.default(knob) is not None:
+            # only policies with an `intent` / `calm` input (docs/protocol.md) take it; for others it is unknown
             values = self._floats(message, 1)
-            if values is not None and not policy.set_intent(float(values[0])):
+            if values is not None and not policy.set_knob(knob, float(values[0])):
                 counts[BAD_VALUE] += 1
         else:
             counts[UNKNOWN_ADDRESS] += 1

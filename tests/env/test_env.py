@@ -27,7 +27,7 @@ def test_checkers_pass(toy_project: Path, params: dict, space: str, neighbours: 
 
 
 def test_reward_is_largest_when_agent_equals_target(toy_project: Path, params: dict) -> None:
-    for shape in ("linear", "cubic"):
+    for shape in ("linear", "squared", "cubic"):
         params["env"].update(reward=shape, bonus=1.0, random_start=False, reward_target="heard")
         core = prepare(toy_project, "toy", params).core(1, seed=0)
         core.reset()

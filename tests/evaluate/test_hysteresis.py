@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rlimpro.descriptors.names import indices
 from rlimpro.env.behaviour import smooth_track
@@ -21,11 +22,13 @@ def _setup(root: Path, params: dict, **env: object):
     return core, tracks
 
 
-def test_it_moves_only_when_the_gain_beats_the_threshold(toy_project: Path, params: dict) -> None:
-    core, tracks = _setup(toy_project, params)
+@pytest.mark.parametrize("shape", ["linear", "squared"])
+def test_it_moves_only_when_the_gain_beats_the_threshold(toy_project: Path, params: dict, shape: str) -> None:
+    """The gain is in the env's reward: the distance a move takes off, or the squared distance."""
+    core, tracks = _setup(toy_project, params, reward=shape)
     p = np.repeat(core.grid[[0]], 4, axis=0)
     y = np.repeat(core.points[[-1]], 4, axis=0)  # the far corner: every first step gains
-    d = core.candidates(p, y, core.moves)
+    d = core.candidates(p, y, core.moves) ** (1 if shape == "linear" else 2)
     stay = (len(core.moves) - 1) // 2
     gain = d[:, stay] - d.min(axis=1)
     moves = hysteresis_moves(core, p, y, np.array([0.0, gain[0] / 2, gain[0], 10.0]))
@@ -41,3 +44,16 @@ def test_tuning_follows_the_move_cost(toy_project: Path, params: dict) -> None:
     dear, tracks = _setup(toy_project, params, move_cost=2.0)
     best_dear, _ = tune_hysteresis(dear, tracks)
     assert best_free == 0.0 < 0.02 < best_dear
+
+
+def test_a_squared_gain_moves_sooner_when_far(toy_project: Path, params: dict) -> None:
+    """Far from the target (distances above 1/2) a step takes off more squared distance than distance:
+    at the linear gain as threshold the linear heuristic holds, the squared one moves."""
+    core, _ = _setup(toy_project, params)
+    p, y = core.grid[[0]], core.points[[-1]]
+    d = core.candidates(p, y, core.moves)[0]
+    stay = (len(core.moves) - 1) // 2
+    assert d[stay] + d.min() > 1.0  # the premise
+    theta = np.array([d[stay] - d.min()])
+    assert not hysteresis_moves(core, p, y, theta, "linear").any()
+    assert hysteresis_moves(core, p, y, theta, "squared").any()

@@ -62,8 +62,9 @@ def _trained(root: Path, algo: str, space: str, interpolate: bool, neighbours: s
     for name in ("avi", "dqn", "sac", "td3"):
         algos[name]["learning_starts"] = 200
     algos["ppo"].update(n_steps=64, batch_size=64)
-    params["env"].update(interpolate=interpolate, neighbours=neighbours, move_cost=0.1,  # cheap: the brief agent moves
-                         **(env or {}))
+    params["env"].update({"interpolate": interpolate, "neighbours": neighbours,
+                          "move_cost": 0.1,  # cheap: the brief agent moves
+                          **(env or {})})
     train("toy", params, root)
     return Layout(root).run("toy")
 
@@ -90,7 +91,9 @@ def test_export_matches_sb3(tmp_path: Path, algo: str, space: str, interpolate: 
     assert parity.max_abs_diff <= (1e-5 if space == "continuous" else 0.0) or parity.ties
     model = onnx.load(str(out))
     onnx.checker.check_model(model, full_check=True)
-    assert [i.name for i in model.graph.input] == ["target", "params", "intent", "state"]  # the defaults' optional inputs
+    calm = ["calm"] if algo == "avi" else []  # the decision weighs its costs explicitly: the calm knob scales them
+    assert [i.name for i in model.graph.input] == ["target", "params", "intent", *calm, "state"]  # the defaults'
+    assert ("calm_default" in {p.key for p in model.metadata_props}) == bool(calm)
     assert [o.name for o in model.graph.output] == ["params_next", "state_next"]
     assert not any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
     meta = {p.key: p.value for p in model.metadata_props}
@@ -129,7 +132,7 @@ def test_live_policy_plays_the_evaluations_trajectory(tmp_path: Path, intent: fl
     smoothed, lead = smooth_track(y, run.env.target_smoothing, core.gate)
     _, traj = rollout(core, agent_policy(run, intent), goal(smoothed, intent), goal(lead, intent), np.zeros((len(y), 3)))
     live = Policy(out)
-    assert live.set_intent(intent)
+    assert live.set_knob("intent", intent)
     start = np.asarray(run.env.initial_params, np.float32)
     np.testing.assert_array_equal(live.params, start)
     last = np.zeros((1, 3))
@@ -173,3 +176,55 @@ def test_a_seek_run_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RlimproError, match="env.seek are not exportable"):
         export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
     assert not (tmp_path / "policy.onnx").exists()
+
+
+def test_calm_scales_the_costs_the_agent_weighs(tmp_path: Path) -> None:
+    """At calm c the live policy plays the SB3 agent whose move and reversal costs are times 1 + c/2:
+    the same trajectory along a corpus track; busier below 0, calmer above; clipped to [-1, 1]."""
+    import torch
+
+    from rlimpro.env.behaviour import goal, smooth_track
+    from rlimpro.evaluate import rollout
+
+    run_dir = _trained(tmp_path, "avi", "discrete", False, "all", {"move_cost": 0.3, "reversal_cost": 0.2})
+    out, _ = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
+    run = load_run(run_dir)
+    core = Imitation(run.env, load_table(tmp_path / run.table_path), run.norm)
+    model = run.load_model()
+    idx = indices(run.env.features)
+    frames = np.concatenate(list(load_tracks(tmp_path, "demo").values()))[:400, idx].astype(np.float32)
+    smoothed, lead = smooth_track(run.norm.apply(frames.astype(np.float64)), run.env.target_smoothing)
+    live = Policy(out)
+    assert live.info.calm_default == 0.0 and live.calm is not None
+    moves = {}
+    for calm in (-1.0, -0.3, 0.0, 0.7, 1.0):
+        def agent(core: Imitation, f, scale: float = 1.0 + calm / 2) -> np.ndarray:
+            obs = torch.as_tensor(core.observe(f.params, f.target, 1.0, f.lead, f.last), dtype=torch.float32)
+            with torch.no_grad():
+                return model.q_net(obs, scale).argmax(dim=1).numpy()
+
+        _, traj = rollout(core, agent, goal(smoothed, 1.0), goal(lead, 1.0), np.zeros((len(frames), 3)))
+        live.reset()
+        assert live.set_knob("calm", calm)
+        played = np.array([live.step(frame) for frame in frames])
+        np.testing.assert_allclose(played, traj, rtol=0, atol=1e-6, err_msg=f"calm {calm}")
+        moves[calm] = int((np.diff(played, axis=0) != 0).any(axis=1).sum())
+    assert moves[-1.0] > moves[0.0] > moves[1.0], moves  # the knob does what it says
+    assert live.set_knob("calm", 7.0) and live.calm[0] == 1.0  # clipped
+    assert not live.set_knob("calm", float("nan")) and live.calm[0] == 1.0  # refused, unchanged
+    # a caller that feeds no calm gets 0: the trained agent
+    params = np.repeat(live.info.initial_params[None], 50, axis=0)
+    np.testing.assert_array_equal(live.run_batch(frames[:50], params),
+                                  live.run_batch(frames[:50], params, calm=np.zeros((50, 1), np.float32)))
+
+
+def test_a_policy_without_costs_has_no_calm(tmp_path: Path) -> None:
+    """No move or reversal cost: nothing to scale, so no calm input, and --calm is refused in one line."""
+    from rlimpro.live.policy import check_knob
+
+    run_dir = _trained(tmp_path, "avi", "discrete", False, "all", {"move_cost": 0.0, "reversal_cost": 0.0})
+    out, _ = export_run(run_dir, tmp_path / "policy.onnx", tmp_path, check=0)
+    live = Policy(out)
+    assert live.info.calm_default is None and live.calm is None and not live.set_knob("calm", 0.5)
+    with pytest.raises(RlimproError, match="has no calm input; train with train.algo: avi and a move or reversal cost"):
+        check_knob(live.info, "calm", 0.5)

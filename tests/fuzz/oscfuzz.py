@@ -131,7 +131,9 @@ class Oracle:
         self.params = self.initial.copy()
         # the optional inputs (docs/protocol.md): the server keeps both like the params
         self.state = np.zeros((1, info.state_size), np.float32) if info.state_size else None
-        self.intent = None if info.intent_default is None else np.full((1, 1), info.intent_default, np.float32)
+        self.knobs = {osc.INTENT: ("intent", info.intent_default), osc.CALM: ("calm", info.calm_default)}
+        self.knobs = {address: (name, np.full((1, 1), default, np.float32))
+                      for address, (name, default) in self.knobs.items() if default is not None}
 
     def _numbers(self, message: Message, count: int) -> np.ndarray | None:
         if any(tag not in "ifd" for tag in message.tags):
@@ -151,7 +153,7 @@ class Oracle:
                 return []
             self.counts["targets"] += 1
             feeds = {"target": target[None], "params": self.params[None]}
-            feeds.update({} if self.intent is None else {"intent": self.intent})
+            feeds.update({name: value for name, value in self.knobs.values()})
             feeds.update({} if self.state is None else {"state": self.state})
             outputs = self.session.run(["params_next"] + (["state_next"] if self.state is not None else []), feeds)
             out = outputs[0][0].astype(np.float32)
@@ -181,15 +183,15 @@ class Oracle:
         if message.address == osc.PING:
             self.counts["pings"] += 1
             return [(osc.PONG, (self.synth, self.n_params, self.n_features))]
-        if message.address == osc.INTENT and self.intent is not None:
+        if message.address in self.knobs:
             value = self._numbers(message, 1)
             if value is not None:
                 if np.isfinite(value[0]):
-                    self.intent[0, 0] = min(max(float(value[0]), -1.0), 1.0)
+                    self.knobs[message.address][1][0, 0] = min(max(float(value[0]), -1.0), 1.0)
                 else:
                     self.counts["bad_value"] += 1
             return []
-        self.counts["unknown_address"] += 1  # /rlimpro/intent too, for a policy without the input
+        self.counts["unknown_address"] += 1  # /rlimpro/intent and /calm too, for a policy without the input
         return []
 
     def _zero_state(self) -> None:
@@ -273,8 +275,8 @@ def random_packet(rng: np.random.Generator, oracle: Oracle) -> tuple[str, bytes,
         m = target(frame)
         return kind, encode_message(m), [m], False, ""
     if kind == "unknown address":
-        address = str(rng.choice(["/rlimpro/targets", "/rlimpro", "/rlimpro/params", "/rlimpro/intent", "/", "/x/y/z",
-                                  osc.TARGET.upper()]))
+        address = str(rng.choice(["/rlimpro/targets", "/rlimpro", "/rlimpro/params", "/rlimpro/intent", "/rlimpro/calm",
+                                  "/", "/x/y/z", osc.TARGET.upper()]))
         m = Message(address, "f" * f, tuple(_frame(rng, f).tolist()))
         return kind, encode_message(m), [m], False, ""
     if kind == "nested bundle":

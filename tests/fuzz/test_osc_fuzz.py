@@ -90,7 +90,7 @@ TAGGED = st.one_of(
     st.tuples(st.just("h"), st.integers(-2**63, 2**63 - 1)),
     st.tuples(st.sampled_from("TFN"), st.none()),
 )
-ADDRESSES = st.one_of(st.sampled_from([osc.TARGET] * 4 + [osc.RESET, osc.PING, osc.INTENT, osc.PARAMS, "/rlimpro"]),
+ADDRESSES = st.one_of(st.sampled_from([osc.TARGET] * 4 + [osc.RESET, osc.PING, osc.INTENT, osc.CALM, osc.PARAMS, "/rlimpro"]),
                       st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=20).map(lambda s: "/" + s))
 
 

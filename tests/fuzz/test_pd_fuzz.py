@@ -2,7 +2,7 @@
 
 A generated patch reads junk messages from a text file (one per line) and sends one per
 logical millisecond while DSP runs: random lists, symbols, empty lists, wrong counts, ±inf
-(``1e+39``) and NaN (``inf - inf``, made in the patch), ``set``/``reset``/``intent``/``load``/
+(``1e+39``) and NaN (``inf - inf``, made in the patch), ``set``/``reset``/``intent``/``calm``/``load``/
 ``select`` with junk, ``load`` of broken, missing and valid policies during DSP. ``[noise~]``
 feeds ``[rlimpro_features~]``, whose lists go to ``[rlimpro_policy]`` between the junk. Every
 list out of either object must be finite (the params in [0, 1]), every valid frame answered,
@@ -27,7 +27,7 @@ from tools.make_zoo import make_zoo
 pytestmark = pytest.mark.skipif(not (POLICY_EXTERNAL.is_file() and FEATURES_EXTERNAL.is_file()),
                                 reason="run `make externals`")
 MESSAGES = 1500
-WORDS = ["x", "list", "bang", "symbol", "float", "pd", "set", "reset", "intent", "load", "info", "select", "nan", "inf",
+WORDS = ["x", "list", "bang", "symbol", "float", "pd", "set", "reset", "intent", "calm", "load", "info", "select", "nan", "inf",
          "-inf", "dsp", "loudness", "mfcc", "brightness"]
 NUMBERS = ["0", "-0", "1", "0.5", "1e+39", "-1e+39", "1e-39", "3.4e+38", "-2e+07", "2e+07", "1e-45", "123456789"]
 
@@ -45,7 +45,7 @@ def junk_line(rng: np.random.Generator, valid: np.ndarray) -> tuple[str, bool]:
     if kind == 3:
         return f"set {atoms(int(rng.integers(0, 5)))}", False
     if kind == 4:
-        return f"intent {atoms(int(rng.integers(0, 3)))}", False
+        return f"{rng.choice(['intent', 'calm'])} {atoms(int(rng.integers(0, 3)))}", False
     if kind == 5:
         return str(rng.choice(["load missing.onnx", "load without_metadata.onnx", "load wrong_inputs.onnx",
                                "load unsupported_op.onnx", "load not_a_model.onnx", "load policy.onnx", "load",

@@ -6,14 +6,15 @@ policy returns ``params · log(sum(target))``: NaN whenever the target sums belo
 "nan_state" policy (with ``state=S``) moves every param up by 0.01 (clipped) and returns
 ``state_next = state · 0 + log(sum(target))``: finite params, but a NaN state below zero.
 
-With the optional inputs of docs/protocol.md (``build_policy(intent=..., state=S)``) the smooth
-policy becomes, with z = intent · (target - mean) / std::
+With the optional inputs of docs/protocol.md (``build_policy(intent=..., calm=..., state=S)``)
+the smooth policy becomes, with z = intent · (target - mean) / std and g = 0.05 · 2**-calm (as
+an exported policy weighs its move costs more at a higher calm, a calmer knob moves it less)::
 
     state_next  = 0.5 · state + 0.5 · tanh(z @ V)                       (if state)
-    params_next = clip(params + 0.05 · tanh(z @ W + b [+ state_next @ U]), 0, 1)
+    params_next = clip(params + g · tanh(z @ W + b [+ state_next @ U]), 0, 1)
 
-known in numpy too (:func:`reference_decide`): its trajectory depends on the intent and on the
-whole history of targets.
+known in numpy too (:func:`reference_decide`): its trajectory depends on the intent, the calm and
+on the whole history of targets.
 """
 
 from __future__ import annotations
@@ -65,18 +66,21 @@ def metadata(**overrides: str | None) -> dict[str, str]:
 
 def build_policy(path: Path, *, kind: str = "smooth", n_features: int = len(FEATURES),
                  input_names: tuple[str, str] = ("target", "params"), output_name: str = "params_next",
-                 intent: float | None = None, state: int = 0, state_next: str | None = "state_next",
+                 intent: float | None = None, calm: float | None = None, state: int = 0,
+                 state_next: str | None = "state_next",
                  state_columns: int | None = None, extra_inputs: tuple[str, ...] = (), defaults: bool = True,
                  **meta: str | None) -> Path:
     """Write a test policy to ``path`` and return it.
 
     :param intent: give the smooth policy an ``intent`` input [B, 1] with this default (metadata
         ``intent_default``, unless ``meta`` overrides it; None removes the key).
+    :param calm: give it a ``calm`` input [B, 1] with this default (metadata ``calm_default``,
+        likewise): its step gain becomes 0.05 · 2**-calm.
     :param state: give it a recurrent ``state`` input [B, S] of this size (metadata ``state_size``).
     :param state_next: the name of the state's output (None: no such output).
     :param state_columns: declare ``state`` (and its output) with this many columns instead of S.
     :param extra_inputs: more float [B, 1] inputs of these names (unused by the graph).
-    :param defaults: back intent, state and the extra inputs with a graph initializer holding
+    :param defaults: back intent, calm, state and the extra inputs with a graph initializer holding
         their default (as `rlimpro export` does: onnxruntime then lists them as overridable
         initializers, not inputs); False: plain graph inputs a caller must feed.
     """
@@ -88,6 +92,7 @@ def build_policy(path: Path, *, kind: str = "smooth", n_features: int = len(FEAT
     inputs, outputs, inits, nodes = [target, params], [out], [], []
     columns = state if state_columns is None else state_columns
     optional = [("intent", 1, np.full((1, 1), intent, np.float32))] if intent is not None else []
+    optional += [("calm", 1, np.full((1, 1), calm, np.float32))] if calm is not None else []
     optional += [("state", columns, np.zeros((1, columns), np.float32))] if state else []
     optional += [(name, 1, np.zeros((1, 1), np.float32)) for name in extra_inputs]
     for name, width, default in optional:
@@ -98,13 +103,15 @@ def build_policy(path: Path, *, kind: str = "smooth", n_features: int = len(FEAT
         outputs.append(helper.make_tensor_value_info(state_next, TensorProto.FLOAT, ["B", columns]))
     if intent is not None:
         meta = {"intent_default": str(intent), **meta}
+    if calm is not None:
+        meta = {"calm_default": str(calm), **meta}
     if state:
         meta = {"state_size": str(state), **meta}
     if kind == "smooth":
         inits += [numpy_helper.from_array(a, n) for a, n in (
             (np.resize(MEAN, f), "mean"), (np.resize(STD, f), "std"), (np.resize(W, (f, N_PARAMS)), "W"), (B, "b"),
             (np.array(0.05, np.float32), "gain"), (np.array(0.0, np.float32), "lo"),
-            (np.array(1.0, np.float32), "hi"))]
+            (np.array(1.0, np.float32), "hi"), (np.array(2.0, np.float32), "two"))]
         z = "zi" if intent is not None else "z"
         nodes += [
             helper.make_node("Sub", [t, "mean"], ["c"]),
@@ -127,9 +134,15 @@ def build_policy(path: Path, *, kind: str = "smooth", n_features: int = len(FEAT
                 helper.make_node("MatMul", [m, "U"], ["mu"]),
                 helper.make_node("Add", ["hb", "mu"], ["hm"]),
             ]
+        if calm is not None:  # gain · 2**-calm, [B, 1]
+            nodes += [
+                helper.make_node("Neg", ["calm"], ["nc"]),
+                helper.make_node("Pow", ["two", "nc"], ["pc"]),
+                helper.make_node("Mul", ["pc", "gain"], ["gc"]),
+            ]
         nodes += [
             helper.make_node("Tanh", ["hm" if state else "hb"], ["a"]),
-            helper.make_node("Mul", ["a", "gain"], ["d"]),
+            helper.make_node("Mul", ["a", "gc" if calm is not None else "gain"], ["d"]),
             helper.make_node("Add", [p, "d"], ["q"]),
             helper.make_node("Clip", ["q", "lo", "hi"], [output_name]),
         ]
@@ -171,9 +184,9 @@ def reference_step(target: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 
 def reference_decide(target: np.ndarray, params: np.ndarray, intent: float = 1.0,
-                     state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                     state: np.ndarray | None = None, calm: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
     """What the smooth policy with its optional inputs answers, in numpy (float32 throughout):
-    (params_next, state_next, None without a state)."""
+    (params_next, state_next, None without a state). ``calm`` 0 is a policy without that input."""
     z = (np.asarray(target, np.float32) - MEAN) / STD * np.float32(intent)
     h = z @ W + B
     state_next = None
@@ -181,7 +194,8 @@ def reference_decide(target: np.ndarray, params: np.ndarray, intent: float = 1.0
         v, u = recurrent_weights(len(z), len(state))
         state_next = (np.float32(0.5) * state + np.float32(0.5) * np.tanh(z @ v)).astype(np.float32)
         h = h + state_next @ u
-    return np.clip(params + np.float32(0.05) * np.tanh(h), 0, 1).astype(np.float32), state_next
+    gain = np.float32(0.05) * np.float32(2.0) ** np.float32(-calm)
+    return np.clip(params + gain * np.tanh(h), 0, 1).astype(np.float32), state_next
 
 
 def random_targets(n: int, seed: int = 1) -> np.ndarray:
@@ -284,3 +298,41 @@ def jack_server(jack: Jack) -> dict[str, str]:
     """A JACK server with the dummy driver (no sound card needed), private to this test: the
     environment its clients need (JACK_DEFAULT_SERVER)."""
     return jack.env
+
+
+# ----------------------------------------------------------------------------- a real exported policy with calm
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _has_calm(path: Path) -> bool:
+    return any(p.key == "calm_default" for p in onnx.load(str(path), load_external_data=False).metadata_props)
+
+
+@pytest.fixture(scope="session")
+def exported_calm_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real `rlimpro export`ed policy with the ``calm`` knob (the fm synth: an ``avi`` run with
+    move and reversal costs, an intent and a recurrent state): 00_synths/fm/policy.onnx once it
+    carries one, else exported here from 00_synths/fm/runs/main (no parity check; skips when
+    neither is there)."""
+    shipped = REPO / "00_synths" / "fm" / "policy.onnx"
+    if shipped.is_file() and _has_calm(shipped):
+        return shipped
+    run = REPO / "00_synths" / "fm" / "runs" / "main"
+    if not (run / "model.zip").is_file():
+        pytest.skip("no fm policy with a calm input and no 00_synths/fm/runs/main to export one (run `make demo`)")
+    from rlimpro.export import export_run
+
+    out, _ = export_run(run, tmp_path_factory.mktemp("exported") / "fm_calm.onnx", REPO, check=0)
+    assert _has_calm(out)
+    return out
+
+
+def take_frames(features: list[str], seconds: float = 3.0, take: str = "flute") -> np.ndarray:
+    """Raw descriptor frames (the policy's ``features``) of the first ``seconds`` of a demo corpus
+    take, as the C core analyses them."""
+    from rlimpro.audio import load_audio
+    from rlimpro.descriptors import compute, indices
+
+    audio = load_audio(REPO / "01_corpus" / "demo" / "audio" / f"{take}.ogg")[:int(seconds * 44100)]
+    return compute(audio, sr=44100, engine="c")[:, indices(features)].astype(np.float32)

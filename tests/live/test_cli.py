@@ -17,7 +17,7 @@ from pythonosc.osc_message import OscMessage
 from rlimpro.live import osc
 from rlimpro.live.play import FEATURES_EXTERNAL, POLICY_EXTERNAL
 from tests.live.conftest import free_udp_port, random_targets
-from tests.live.test_pd import sine_project  # noqa: F401 - the fixture
+from tests.live.test_pd import calm_model, sine_project  # noqa: F401 - the fixtures
 
 RLIMPRO = str(Path(sys.executable).parent / "rlimpro")
 
@@ -157,3 +157,38 @@ def test_live_batch_records_the_duet(sine_project: tuple[Path, Path, Path]) -> N
     duet, sr = sf.read(root / "duet.wav", dtype="float32")
     assert sr == 44100 and duet.shape[1] == 2 and len(duet) >= sf.info(str(take)).frames
     assert np.abs(duet[:, 0]).max() > 0.1 and np.abs(duet[:, 1]).max() > 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (FEATURES_EXTERNAL.is_file() and POLICY_EXTERNAL.is_file()), reason="run `make externals`")
+def test_live_calm_a_policy_cannot_take_is_one_line(sine_project: tuple[Path, Path, Path], calm_model: Path) -> None:
+    """--calm on a policy without a calm input, or outside [-1, 1]: one line, before Pd starts."""
+    root, model, take = sine_project
+    for policy, calm, error in (
+            (model, "0.5", "error: sine.onnx: this policy has no calm input; train with train.algo: avi and a move "
+                           "or reversal cost and export again to play it with --calm"),
+            (calm_model, "2", "error: --calm 2.0: use a number in [-1, 1] (-1 busy (half the move costs), 0 as "
+                              "trained, 1 calm (1.5 times))")):
+        proc = subprocess.run([RLIMPRO, "live", "--synth", "sine", "--model", str(policy), "--input", str(take),
+                               "--inside", "--batch", "--calm", calm], cwd=root, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 1 and proc.stderr.strip() == error, proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (FEATURES_EXTERNAL.is_file() and POLICY_EXTERNAL.is_file()), reason="run `make externals`")
+def test_live_calm_reaches_the_agent(sine_project: tuple[Path, Path, Path], calm_model: Path) -> None:
+    """`rlimpro live --calm 1` reaches the agent: the same take, another agent side than at the
+    policy's default (0)."""
+    root, _, take = sine_project
+    agent = {}
+    for name, extra in (("default", []), ("calm", ["--calm", "1"])):
+        proc = subprocess.run([RLIMPRO, "live", "--synth", "sine", "--model", str(calm_model), "--input", str(take),
+                               "--inside", "--batch", "--record", f"{name}.wav", *extra], cwd=root,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        duet = sf.read(root / f"{name}.wav", dtype="float32")[0]
+        agent[name] = duet[:, 1]
+        np.testing.assert_array_equal(duet[: sf.info(str(take)).frames, 0], sf.read(take, dtype="float32")[0])
+    n = min(len(a) for a in agent.values())
+    assert np.abs(agent["calm"][:n] - agent["default"][:n]).max() > 0.01

@@ -114,22 +114,41 @@ def _max_message(text: str, value: float) -> bytes:
     return osc.encode_message(address, [value if atom == "$1" else float(atom) for atom in atoms])
 
 
-def test_max_live_patch_sends_the_intent_dial() -> None:
+def _max_dial(address: str) -> tuple[dict[str, dict], list[tuple[str, int, str, int]], str, str]:
+    """(boxes, lines, the knob's number box, its message box ``address $1``) of rlimpro-live.maxpat:
+    a float number box in [-1, 1] whose every value goes out of the patch's [udpsend] as ``address f``."""
     host, port = SERVE_DEFAULTS[:2]
     boxes, lines = _patch("rlimpro-live.maxpat")
     send = _by_text(boxes, f"udpsend {host} {port}")
-    dial = _by_text(boxes, "flonum")
+    message = _by_text(boxes, f"{address} $1")
+    assert boxes[message]["maxclass"] == "message" and (message, 0, send, 0) in lines
+    dials = [src for src, out, dst, inl in lines if dst == message and boxes[src]["maxclass"] == "flonum"]
+    assert len(dials) == 1 and (dials[0], 0, message, 0) in lines, dials
+    dial = dials[0]
     assert (boxes[dial]["minimum"], boxes[dial]["maximum"]) == (-1.0, 1.0)
     assert boxes[dial].get("format", 6) == 6  # a float number box: its output is a float atom
-    start = _by_text(boxes, "loadmess set 1")  # shows 1 (imitate, the policy's default) without sending
-    message = _by_text(boxes, f"{osc.INTENT} $1")
-    assert boxes[message]["maxclass"] == "message"
-    assert (start, 0, dial, 0) in lines and (dial, 0, message, 0) in lines and (message, 0, send, 0) in lines
-    assert any(b["maxclass"] == "comment" and b["text"] == "intent: -1 mirror · 0 hold · 1 imitate"
-               for b in boxes.values())
     for value in (-1.0, -0.25, 0.0, 1.0):
         assert osc.parse_packet(_max_message(boxes[message]["text"], value)) == (
-            False, [osc.Message(osc.INTENT, "f", (value,))])
+            False, [osc.Message(address, "f", (value,))])
+    return boxes, lines, dial, message
+
+
+def test_max_live_patch_sends_the_intent_dial() -> None:
+    boxes, lines, dial, _ = _max_dial(osc.INTENT)
+    start = _by_text(boxes, "loadmess set 1")  # shows 1 (imitate, the policy's default) without sending
+    assert (start, 0, dial, 0) in lines
+    assert any(b["maxclass"] == "comment" and b["text"] == "intent: -1 mirror · 0 hold · 1 imitate"
+               for b in boxes.values())
+
+
+def test_max_live_patch_sends_the_calm_dial() -> None:
+    """The calm number box beside the intent one: /rlimpro/calm f, showing 0 (as trained, every
+    exported policy's calm_default) at load, with its comment; it is not the intent's box."""
+    boxes, lines, dial, _ = _max_dial(osc.CALM)
+    assert dial != _max_dial(osc.INTENT)[2]
+    assert not any(dst == dial for _, _, dst, _ in lines)  # nothing sets it at load: a float box shows 0
+    assert any(b["maxclass"] == "comment" and b["text"] == "calm: -1 busy · 0 as trained · 1 calm"
+               for b in boxes.values())
 
 
 def _pd_expressions() -> list[str]:

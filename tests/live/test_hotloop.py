@@ -86,12 +86,12 @@ def test_c_session_feeds_the_intent_and_keeps_the_recurrent_state(tmp_path: Path
         np.testing.assert_array_equal(policy.state, np.zeros(4))
         assert np.abs(policy.state_next).min() > 0
         replies = _exchange(loop, policy, frames[:3])[0]  # at the default intent, 0.5
-        assert policy.set_intent(-0.7)
+        assert policy.set_knob("intent", -0.7)
         replies += _exchange(loop, policy, frames[3:])[0]
         params, state = INITIAL, np.zeros(4, np.float32)
         for i, (reply, frame) in enumerate(zip(replies, frames, strict=True)):
             intent = 0.5 if i < 3 else -0.7
-            assert reference.set_intent(intent)
+            assert reference.set_knob("intent", intent)
             params, state = reference_decide(frame, params, intent, state)
             np.testing.assert_allclose(reply, params, atol=1e-6)
             np.testing.assert_array_equal(reply, reference.step(frame))  # the Python engine, bit for bit
@@ -99,6 +99,45 @@ def test_c_session_feeds_the_intent_and_keeps_the_recurrent_state(tmp_path: Path
         np.testing.assert_allclose(policy.state, state, atol=1e-6)
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("intent", [None, 0.5], ids=["calm", "intent+calm"])
+@pytest.mark.parametrize("defaults", [True, False], ids=["overridable", "plain"])
+def test_c_session_feeds_the_calm_beside_the_intent(tmp_path: Path, defaults: bool, intent: float | None) -> None:
+    """The C session reads the calm Python sets (Policy.set_knob), independently of the intent:
+    the numpy formula's trajectory and, bit for bit, the Python engine's."""
+    path = build_policy(tmp_path / "calm.onnx", intent=intent, calm=0.25, state=4, defaults=defaults)
+    policy, reference = Policy(path), Policy(path)
+    loop = hotloop.HotLoop(policy)
+    try:
+        frames = random_targets(8, seed=3)
+        # (intent, calm) for each pair of frames: the defaults, calmer, busier, then the intent moved alone
+        knobs = [(intent, 0.25), (intent, 1.0), (intent, -1.0), (None if intent is None else -0.6, -1.0)]
+        replies: list[np.ndarray] = []
+        expected: list[np.ndarray] = []
+        params, state = INITIAL, np.zeros(4, np.float32)
+        for (knob_intent, calm), pair in zip(knobs, frames.reshape(4, 2, -1), strict=True):
+            for host in (policy, reference):
+                assert host.set_knob("calm", calm)
+                assert knob_intent is None or host.set_knob("intent", knob_intent)
+            replies += _exchange(loop, policy, pair)[0]  # the C engine
+            for frame in pair:
+                expected.append(reference.step(frame))  # the Python engine
+                wanted = 1.0 if knob_intent is None else knob_intent  # 1: a policy without intent
+                params, state = reference_decide(frame, params, wanted, state, calm)
+                np.testing.assert_allclose(replies[len(expected) - 1], params, atol=1e-6)
+        np.testing.assert_array_equal(np.array(replies), np.array(expected))  # bit for bit
+        np.testing.assert_array_equal(policy.state, reference.state)
+        # the calm mattered: at the default calm throughout the trajectory is another one
+        assert not np.allclose(replies, _trajectory_at_calm(path, frames, 0.25), atol=1e-4)
+    finally:
+        loop.close()
+
+
+def _trajectory_at_calm(path: Path, frames: np.ndarray, calm: float) -> list[np.ndarray]:
+    policy = Policy(path)
+    assert policy.set_knob("calm", calm)
+    return [policy.step(frame) for frame in frames]
 
 
 def test_a_non_finite_state_next_is_refused_like_a_non_finite_output(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import soundfile as sf
 from rlimpro.audio import load_audio
 from rlimpro.descriptors import compute, indices
 from rlimpro.live.duet import play_policy, replay
-from rlimpro.live.play import FEATURES_EXTERNAL, POLICY_EXTERNAL, play_live, recorded_params, response_times
+from rlimpro.live.play import FEATURES_EXTERNAL, POLICY_EXTERNAL, _patch_config, play_live, recorded_params, response_times
 from rlimpro.errors import RlimproError
 from rlimpro.live.policy import Policy
 from tests.live.conftest import build_policy, free_udp_port, jack_ports as _jack_ports
@@ -38,12 +38,13 @@ def sine_project(tmp_path: Path) -> tuple[Path, Path, Path]:
     return tmp_path, model, take
 
 
-def _expected_trajectory(model: Path, take: Path, intent: float | None = None) -> np.ndarray:
-    """What `rlimpro replay` decides over ``take`` (at ``intent``, else the policy's default):
-    Policy.step over the C core's frames."""
+def _expected_trajectory(model: Path, take: Path, intent: float | None = None, calm: float | None = None) -> np.ndarray:
+    """What `rlimpro replay` decides over ``take`` (at ``intent`` and ``calm``, else the policy's
+    defaults): Policy.step over the C core's frames."""
     policy, reference = Policy(model), Policy(model)
-    if intent is not None:
-        assert policy.set_intent(intent) and reference.set_intent(intent)
+    for knob, value in (("intent", intent), ("calm", calm)):
+        if value is not None:
+            assert policy.set_knob(knob, value) and reference.set_knob(knob, value)
     frames = compute(load_audio(take), sr=44100, engine="c")[:, indices(list(policy.info.features))]
     trajectory = play_policy(policy, frames)[0]
     np.testing.assert_array_equal(trajectory, np.array([reference.step(f) for f in frames]))
@@ -55,6 +56,19 @@ def intent_model(sine_project: tuple[Path, Path, Path]) -> Path:
     """A test policy for sine with an intent input (default 0.5) and a recurrent state."""
     return build_policy(sine_project[0] / "sine-intent.onnx", n_features=2, features="loudness,centroid", synth="sine",
                         intent=0.5, state=4)
+
+
+@pytest.fixture
+def calm_model(sine_project: tuple[Path, Path, Path]) -> Path:
+    """A test policy for sine with an intent input (default 0.5), a calm input (default 0, as
+    exported) and a recurrent state: every move is scaled by 2**-calm, so a calmer agent moves less."""
+    return build_policy(sine_project[0] / "sine-calm.onnx", n_features=2, features="loudness,centroid", synth="sine",
+                        intent=0.5, calm=0.0, state=4)
+
+
+def _largest_move(trajectory: np.ndarray) -> float:
+    """The agent's largest turn of a knob from one decision to the next."""
+    return float(np.abs(np.diff(trajectory, axis=0)).max())
 
 
 def _same_trajectory(received: np.ndarray, expected: np.ndarray) -> None:
@@ -158,6 +172,80 @@ def test_live_intent_needs_a_policy_with_one(sine_project: tuple[Path, Path, Pat
     root, model, take = sine_project
     with pytest.raises(RlimproError, match="this policy has no intent input"):
         play_live("sine", model, root=root, audio=take, inside=True, batch=True, intent=0.5, write=lambda line: None)
+
+
+@needs_externals
+def test_the_calm_slider_reaches_the_policy_inside_pd(sine_project: tuple[Path, Path, Path], calm_model: Path) -> None:
+    """--calm sets live.pd's calm slider, which reaches [rlimpro_policy] (link-inside): at 1 and
+    at -1 the trajectory is replay's at that calm (not the policy's default 0), and the calmer
+    agent moves less (this test policy's moves: at most 0.05 · 2**-calm)."""
+    root, _, take = sine_project
+    received = {}
+    for calm in (1.0, -1.0):
+        _, console = play_live("sine", calm_model, root=root, audio=take, inside=True, batch=True, calm=calm,
+                               verbose=True, write=lambda line: None)
+        received[calm] = recorded_params(console)
+        _same_trajectory(received[calm], _expected_trajectory(calm_model, take, calm=calm))
+    default = _expected_trajectory(calm_model, take)
+    assert np.abs(received[1.0][: len(default)] - default).max() > 0.01
+    n = len(default)
+    assert _largest_move(received[1.0][:n]) < _largest_move(default) < _largest_move(received[-1.0][:n])
+
+
+@pytest.mark.skipif(not FEATURES_EXTERNAL.is_file(), reason="run `make externals`")
+def test_the_calm_and_intent_sliders_reach_the_server(sine_project: tuple[Path, Path, Path], calm_model: Path) -> None:
+    """Both sliders through link-osc at once: /rlimpro/intent and /rlimpro/calm to the server, in
+    real time (-nosound); the trajectory is replay's at that intent and that calm."""
+    root, _, take = sine_project
+    counts, console = play_live("sine", calm_model, root=root, audio=take, port=0, reply_port=free_udp_port(),
+                                gui=False, sound=False, seconds=3.0, intent=-1.0, calm=1.0, verbose=True,
+                                write=lambda line: None)
+    assert counts["dropped"] == 0 and counts["targets"] > 200 and counts["sent"] == counts["targets"]
+    expected = _expected_trajectory(calm_model, take, intent=-1.0, calm=1.0)
+    _same_trajectory(recorded_params(console), expected)
+    for other in (_expected_trajectory(calm_model, take, intent=-1.0), _expected_trajectory(calm_model, take, calm=1.0)):
+        assert np.abs(other - expected).max() > 0.01  # each knob on its own changes the trajectory
+
+
+@pytest.mark.skipif(not FEATURES_EXTERNAL.is_file(), reason="run `make externals`")
+def test_the_calm_slider_stays_shut_for_a_policy_without_calm(sine_project: tuple[Path, Path, Path],
+                                                              intent_model: Path) -> None:
+    """A performer moves both sliders (after the start-up) with a policy that has an intent input
+    but no calm one: the intent reaches the server, the calm never leaves the patch (it would be
+    an unknown address, counted as dropped)."""
+    root, _, take = sine_project
+    counts, console = play_live("sine", intent_model, root=root, audio=take, port=0, reply_port=free_udp_port(),
+                                gui=False, sound=False, seconds=3.0, verbose=True,
+                                config=["rlimpro-intent-in -1", "rlimpro-calm-in 1"], write=lambda line: None)
+    assert counts["dropped"] == 0 and counts["targets"] > 200 and counts["sent"] == counts["targets"]
+    _same_trajectory(recorded_params(console), _expected_trajectory(intent_model, take, intent=-1.0))
+
+
+def test_live_calm_needs_a_policy_with_one(sine_project: tuple[Path, Path, Path], calm_model: Path) -> None:
+    root, model, take = sine_project
+    with pytest.raises(RlimproError, match=r"sine.onnx: this policy has no calm input; .* with --calm$"):
+        play_live("sine", model, root=root, audio=take, inside=True, batch=True, calm=0.5, write=lambda line: None)
+    with pytest.raises(RlimproError, match=r"--calm 2.0: use a number in \[-1, 1\]"):
+        play_live("sine", calm_model, root=root, audio=take, inside=True, batch=True, calm=2.0, write=lambda line: None)
+
+
+def test_the_patch_config_opens_a_knob_only_for_a_policy_with_that_input(
+        sine_project: tuple[Path, Path, Path], intent_model: Path, calm_model: Path) -> None:
+    """rlimpro-intent-start / rlimpro-calm-start F go to live.pd (before the start) for a policy
+    with that input, at --intent / --calm or else the policy's default; never for one without."""
+    root, model, take = sine_project
+
+    def knobs(path: Path, **values: float | None) -> list[str]:
+        config = _patch_config(Policy(path).info, take, record=None, verbose=False, seconds=None, batch=True,
+                               intent=values.get("intent"), calm=values.get("calm"), extra=())
+        starts = [m for m in config if m.startswith(("rlimpro-intent-start", "rlimpro-calm-start"))]
+        assert all(config.index(m) < config.index("rlimpro-start bang") for m in starts)
+        return starts
+
+    assert knobs(model) == []
+    assert knobs(intent_model) == ["rlimpro-intent-start 0.5"]
+    assert knobs(calm_model) == ["rlimpro-intent-start 0.5", "rlimpro-calm-start 0"]
+    assert knobs(calm_model, intent=-1.0, calm=-0.25) == ["rlimpro-intent-start -1", "rlimpro-calm-start -0.25"]
 
 
 # ----------------------------------------------------------------------------- --mic through JACK

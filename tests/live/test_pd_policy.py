@@ -117,7 +117,7 @@ BAD_POLICIES = {
     "input names": {"input_names": ("x", "params")},
     "output name": {"output_name": "out"},
     "column count": {"n_features": 4},
-    # the optional inputs (intent, state) and their metadata
+    # the optional inputs (intent, calm, state) and their metadata
     "unknown extra input": {"extra_inputs": ("tempo",)},
     "unknown extra plain input": {"extra_inputs": ("tempo",), "defaults": False},
     "state without state_next": {"state": 4, "state_next": None},
@@ -127,6 +127,13 @@ BAD_POLICIES = {
     "intent_default without intent": {"intent_default": "0.5"},
     "intent_default out of [-1, 1]": {"intent": 0.5, "intent_default": "1.5"},
     "intent_default not a number": {"intent": 0.5, "intent_default": "nan"},
+    "calm without calm_default": {"calm": 0.0, "calm_default": None},
+    "calm without calm_default, plain": {"calm": 0.0, "calm_default": None, "defaults": False},
+    "calm_default without calm": {"calm_default": "0.0"},
+    "calm_default without calm, intent with": {"intent": 0.5, "calm_default": "0.0"},
+    "calm_default out of [-1, 1]": {"calm": 0.0, "calm_default": "-1.5"},
+    "calm_default not a number": {"calm": 0.0, "calm_default": "inf"},
+    "calm_default not a number (text)": {"calm": 0.0, "calm_default": "calm"},
     "state without state_size": {"state": 4, "state_size": None},
     "state_size without state": {"state_size": "4"},
     "state_size not a positive integer": {"state": 4, "state_size": "+4"},

@@ -1,6 +1,6 @@
-"""The live server with a policy that has an intent and a recurrent state (docs/protocol.md):
-real UDP on 127.0.0.1, real onnxruntime, both engines (the C hot path feeds the intent Python
-sets and advances the state Python holds)."""
+"""The live server with a policy that has the knobs intent and calm and a recurrent state
+(docs/protocol.md): real UDP on 127.0.0.1, real onnxruntime, both engines (the C hot path feeds
+the knobs Python sets from /rlimpro/intent and /rlimpro/calm and advances the state Python holds)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.live.conftest import INITIAL, N_PARAMS, build_policy, random_targets, reference_decide
+from tests.live.conftest import INITIAL, build_policy, random_targets, reference_decide, take_frames
 
 from rlimpro.live import osc
 from rlimpro.live.policy import Policy
@@ -42,7 +42,7 @@ class Link:
 
     def target(self, frame: np.ndarray) -> np.ndarray:
         self.send(osc.TARGET, frame)
-        return osc.decode_floats(self.sock.recv(osc.MAX_PACKET), osc.PARAMS, N_PARAMS)
+        return osc.decode_floats(self.sock.recv(osc.MAX_PACKET), osc.PARAMS, self.server.policy.info.n_params)
 
     def sync(self) -> None:
         """Wait until the server has handled everything sent before (a ping's answer)."""
@@ -52,11 +52,12 @@ class Link:
 
 @pytest.fixture
 def serve(stateful_path: Path, engine: str) -> Iterator:
-    """serve(warm_ms) -> a Link to a running Server of the stateful policy on ``engine``."""
+    """serve(warm_ms, path) -> a Link to a running Server of the policy at ``path`` (the stateful
+    one by default) on ``engine``."""
     started: list[tuple[Server, threading.Thread, Link]] = []
 
-    def start(warm_ms: float = 0.0) -> Link:
-        server = Server(Policy(stateful_path), port=0, warm_ms=warm_ms, engine=engine)
+    def start(warm_ms: float = 0.0, path: Path | None = None) -> Link:
+        server = Server(Policy(path or stateful_path), port=0, warm_ms=warm_ms, engine=engine)
         assert server.engine == engine
         link = Link(server)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -92,7 +93,7 @@ def test_the_server_keeps_intent_and_state_as_the_reference(serve, stateful_path
             link.send(osc.INTENT, [step[1]])
             if np.isfinite(step[1]):
                 intent = min(max(step[1], -1.0), 1.0)
-                assert reference.set_intent(step[1])
+                assert reference.set_knob("intent", step[1])
         else:
             link.send(osc.RESET, [] if step[1] is None else step[1])
             params = INITIAL if step[1] is None else np.array(step[1], np.float32)
@@ -127,3 +128,88 @@ def test_warm_ups_never_advance_the_state(serve, stateful_path: Path) -> None:
     for frame in frames[3:]:
         np.testing.assert_array_equal(link.target(frame), reference.step(frame))
     np.testing.assert_array_equal(link.server.policy.state, reference.state)
+
+
+def test_the_server_keeps_calm_beside_intent_as_the_reference(serve, tmp_path: Path) -> None:
+    """/rlimpro/calm over real UDP (NaN refused, 3 and -2 clipped), independently of /rlimpro/intent,
+    kept by resets: the numpy formula's trajectory and exactly Policy.step's with set_knob, so the
+    C engine and the Python engine play the same."""
+    path = build_policy(tmp_path / "calm.onnx", intent=0.5, calm=0.0, state=S)
+    link = serve(path=path)
+    frames = iter(random_targets(16, seed=4))
+    script = [*["frame"] * 2, (osc.CALM, 0.5), *["frame"] * 2, (osc.INTENT, -0.3), *["frame"] * 2,
+              (osc.CALM, float("nan")), *["frame"] * 2, (osc.CALM, 3.0), *["frame"] * 2, ("reset", None),
+              *["frame"] * 2, (osc.CALM, -2.0), (osc.INTENT, float("inf")), *["frame"] * 2, (osc.CALM, -0.75),
+              *["frame"] * 2]
+    reference = Policy(path)
+    params, state, knobs = INITIAL, np.zeros(S, np.float32), {"intent": 0.5, "calm": 0.0}
+    replies = []
+    for step in script:
+        if step == "frame":
+            frame = next(frames)
+            replies.append(link.target(frame))
+            params, state = reference_decide(frame, params, knobs["intent"], state, knobs["calm"])
+            np.testing.assert_allclose(replies[-1], params, atol=1e-6)
+            np.testing.assert_array_equal(replies[-1], reference.step(frame))
+        elif step[0] == "reset":
+            link.send(osc.RESET, [])
+            params, state = INITIAL, np.zeros(S, np.float32)
+            assert reference.reset()
+        else:
+            knob = step[0].rsplit("/", 1)[1]
+            link.send(step[0], [step[1]])
+            assert reference.set_knob(knob, step[1]) == bool(np.isfinite(step[1]))
+            if np.isfinite(step[1]):
+                knobs[knob] = min(max(step[1], -1.0), 1.0)
+    link.sync()
+    stats = link.server.stats()
+    assert (stats["targets"], stats["sent"], stats["resets"], stats["bad_value"]) == (16, 16, 1, 2)
+    policy = link.server.policy
+    np.testing.assert_array_equal([policy.intent[0], policy.calm[0]], np.float32([-0.3, -0.75]))
+    np.testing.assert_array_equal(policy.state, reference.state)
+    # the calm mattered: with the default calm throughout the replies differ
+    default = Policy(path)
+    script_intents = [0.5] * 4 + [-0.3] * 12
+    plain = []
+    for frame, intent in zip(random_targets(16, seed=4), script_intents, strict=True):
+        assert default.set_knob("intent", intent)
+        plain.append(default.step(frame))
+    assert not np.allclose(replies, plain, atol=1e-4)
+
+
+def test_calm_for_a_policy_without_it_is_an_unknown_address(serve, stateful_path: Path) -> None:
+    """The stateful policy has an intent but no calm input: /rlimpro/calm is counted as an unknown
+    address and changes nothing."""
+    link = serve()
+    frames = random_targets(4, seed=5)
+    reference = Policy(stateful_path)
+    np.testing.assert_array_equal(link.target(frames[0]), reference.step(frames[0]))
+    link.send(osc.CALM, [1.0])
+    for frame in frames[1:]:
+        np.testing.assert_array_equal(link.target(frame), reference.step(frame))
+    link.sync()
+    stats = link.server.stats()
+    assert (stats["sent"], stats["unknown_address"], stats["bad_value"]) == (4, 1, 0)
+    assert link.server.policy.calm is None
+
+
+def test_both_engines_play_an_exported_policy_with_calm(serve, exported_calm_policy: Path) -> None:
+    """A real `rlimpro export`ed policy (fm): /rlimpro/calm over UDP gives exactly Policy.step's
+    trajectory with set_knob("calm", ...), on real descriptor frames, and busier or calmer plays
+    differ from the trained agent's."""
+    link = serve(path=exported_calm_policy)
+    reference = Policy(exported_calm_policy)
+    assert reference.info.calm_default == 0.0
+    frames = take_frames(list(reference.info.features))
+    thirds = np.array_split(np.arange(len(frames)), 3)
+    replies = []
+    for calm, rows in zip([0.0, -1.0, 1.0], thirds, strict=True):
+        link.send(osc.CALM, [calm])
+        assert reference.set_knob("calm", calm)
+        for frame in frames[rows]:
+            replies.append(link.target(frame))
+            np.testing.assert_array_equal(replies[-1], reference.step(frame))
+    link.sync()
+    assert link.server.stats()["sent"] == len(frames) and link.server.policy.calm[0] == 1.0
+    trained = Policy(exported_calm_policy)
+    assert not np.array_equal(np.array(replies), np.array([trained.step(frame) for frame in frames]))

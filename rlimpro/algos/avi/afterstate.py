@@ -54,6 +54,7 @@ from torch.nn import functional
 from torch.nn.functional import embedding
 
 from rlimpro.env.actions import deltas
+from rlimpro.env.behaviour import shaped
 
 __all__ = ["AfterstateDQN", "AfterstateHead", "AfterstatePolicy", "AfterstateQNetwork", "LineReplayBuffer",
            "LineSamples", "grid_spec"]
@@ -104,10 +105,7 @@ class AfterstateQNetwork(QNetwork):
     def reward(self, d: th.Tensor) -> th.Tensor:
         """The env's shaped reward of distances ``d`` (see :meth:`rlimpro.env.core.Imitation.reward`)."""
         g = self.grid
-        r = -d if g["reward"] == "linear" else 8.0 * (0.5 - d) ** 3
-        if g["bonus"]:
-            r = r + g["bonus"] * (d <= g["bonus_threshold"]).to(r.dtype)
-        return r
+        return shaped(d, g["reward"], g["bonus"], g["bonus_threshold"])
 
     def paid(self, points: th.Tensor, targets: th.Tensor) -> th.Tensor:
         """The reward ``[B, P]`` at lookup points ``points`` ``[P, F]`` for targets ``[B, F]``: of
@@ -185,7 +183,9 @@ class AfterstateQNetwork(QNetwork):
             v = v - cost
         return v - d if g["reward"] == "linear" and not g["bonus"] else self.reward(d) + v
 
-    def forward(self, obs: th.Tensor) -> th.Tensor:
+    def forward(self, obs: th.Tensor, cost_scale: float = 1.0) -> th.Tensor:
+        """Q ``[B, K]`` of observations ``[B, D]``; ``cost_scale`` multiplies the costs the decision
+        weighs (an exported policy's ``calm`` knob: ``1 + calm / 2``)."""
         g = self.grid
         f, n, start = g["n_features"], g["n_params"], g["distances"]
         d = obs[:, start:start + self.moves.shape[0]]
@@ -196,7 +196,7 @@ class AfterstateQNetwork(QNetwork):
         if g["reversal_cost"]:  # the observation's last move signs: just before the lead and the intent
             end = obs.shape[1] - (f if g["lead"] else 0) - (1 if g["intent"] else 0)
             last = obs[:, end - n:end]
-        return self.q_values(x, d, self.next_rows(cells), self.cost(params, last))
+        return self.q_values(x, d, self.next_rows(cells), cost_scale * self.cost(params, last))
 
     def backup_loss(self, obs: th.Tensor, next_obs: th.Tensor, target: AfterstateQNetwork, n_rows: int,
                     lines: th.Tensor | None = None) -> th.Tensor:
