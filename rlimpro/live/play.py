@@ -19,10 +19,13 @@ Pd runs, for an audio device that failed to open (one clear line suggesting ``--
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -270,6 +273,19 @@ def _pd_command(info: PolicyInfo, folder: Path, *, mic: bool, gui: bool, sound: 
     return cmd + ["-path", str(folder), "-path", str(EXTERNALS)]
 
 
+#: libc's prctl on Linux (see :func:`_die_with_parent`), else None
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn`` for Pd: on Linux the kernel sends it SIGTERM when ``rlimpro live`` dies, however
+    it dies (a SIGKILL, a harness's timeout), so that no Pd is left holding the audio device and the
+    link's UDP ports. Elsewhere nothing (Ctrl-C still stops Pd). It runs between fork and exec, so
+    it only calls what was looked up at import."""
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def _run_pd(cmd: list[str], log: Path, synth: str, *, jack: bool = False, record: Path | None = None,
             seconds: float | None = None) -> str:
     """Run Pd until it quits (Ctrl-C terminates it); its console, checked for an audio device
@@ -281,7 +297,8 @@ def _run_pd(cmd: list[str], log: Path, synth: str, *, jack: bool = False, record
     failed, stalled = None, False
     deadline = time.monotonic() + seconds * 1.5 + 15 if seconds else None
     with open(log, "wb") as console, open(log, "rb") as follow:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
         pending = b""
         try:
             while proc.poll() is None:

@@ -192,3 +192,47 @@ def test_live_calm_reaches_the_agent(sine_project: tuple[Path, Path, Path], calm
         np.testing.assert_array_equal(duet[: sf.info(str(take)).frames, 0], sf.read(take, dtype="float32")[0])
     n = min(len(a) for a in agent.values())
     assert np.abs(agent["calm"][:n] - agent["default"][:n]).max() > 0.01
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_killed_live_takes_its_pd_with_it(sine_project: tuple[Path, Path, Path]) -> None:
+    """SIGKILL to `rlimpro live` (no handler runs) still stops its Pd: no Pd is left holding the
+    link's UDP ports (as a harness's timeout used to leave one)."""
+    root, model, take = sine_project
+    proc = subprocess.Popen([RLIMPRO, "live", "--synth", "sine", "--model", str(model), "--input", str(take),
+                             "--no-audio", "--nogui", "--seconds", "30"], cwd=root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline, pd = time.monotonic() + 30, []
+        while not pd and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            pd = [c for c in _children(proc.pid) if "pd" in Path(f"/proc/{c}/comm").read_text(errors="replace")]
+        assert pd, "rlimpro live started no Pd"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in pd):
+        time.sleep(0.1)
+    assert not [p for p in pd if _alive(p)], f"Pd {pd} outlived rlimpro live"
