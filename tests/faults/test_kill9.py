@@ -110,8 +110,10 @@ def test_export_killed(trained: tuple[Path, bytes], tmp_path: Path) -> None:
     assert reference == trained[1]
     (root / "policy.onnx").unlink()
     begun = time.monotonic()
+    # mid-write (the atomic writer's temporary file is there), or else halfway through: a loaded
+    # machine makes the export's time vary too much for a fixed share of it to land before the end
     kill_when(["export", "00_synths/toy/runs/main", "-o", "policy.onnx"], root,
-              lambda: time.monotonic() - begun > 0.7 * took)  # late in the export, after torch has loaded
+              lambda: any(root.glob(".policy.onnx.*")) or time.monotonic() - begun > 0.5 * took)
     assert not (root / "policy.onnx").exists() or (root / "policy.onnx").read_bytes() == reference
     assert _export(root) == reference
     assert leftovers(root) == []
