@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from _runs import ROOT, trained_with
-from musicality import CURVE, GAINS, heuristic_at, heuristic_curve
+from musicality import CURVE, GAINS, heuristic_at, heuristic_curve, settings
 from rlimpro.atomic import write_json
 from rlimpro.evaluate import heldout
 from rlimpro.export import CALM_SPAN
@@ -38,12 +38,11 @@ def trained_agents(synth: str) -> dict[float, dict]:
     """``benchmarks/musicality.py``'s seed-0 agents of ``synth`` by move cost, where they were trained
     with params.yaml's settings but the cost (nothing else changed) and evaluated since."""
     out = {}
-    params = load_params(ROOT)
     for run in sorted(Layout(ROOT).synth(synth).glob("runs/bench-cost*-seed0")):
         cost = float(run.name[len("bench-cost"):-len("-seed0")])
         metrics = eval_dir(run) / "metrics.json"
-        params["env"]["synths"].setdefault(synth, {})["move_cost"] = cost
-        params["train"]["seed"] = 0
+        params = load_params(ROOT)
+        settings(synth, cost, 0)(params)
         if metrics.is_file() and (run / "model.zip").is_file() and trained_with(run, synth, params):
             out[cost] = json.loads(metrics.read_text())["overall"]["agent"]
     return out

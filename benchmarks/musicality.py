@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,15 +73,22 @@ def run_id(cost: float, seed: int, steps: int | None, sets: list[str]) -> str:
     return f"bench-cost{cost:g}-seed{seed}" + (f"-steps{steps}" if steps else "") + sets_label(sets)
 
 
-def agent_run(synth: str, cost: float, seed: int, steps: int | None, sets: list[str], fresh: bool) -> dict:
-    """Train (or reuse) and evaluate one agent; return its ``overall`` metrics."""
+def settings(synth: str, cost: float, seed: int, steps: int | None = None,
+             sets: Sequence[str] = ()) -> Callable[[dict], None]:
+    """What a benchmark run changes in the validated params.yaml: ``synth``'s move cost, the seed,
+    the training steps (None: params.yaml's) and any ``--set`` settings."""
     def change(params: dict) -> None:
         params["env"]["synths"].setdefault(synth, {})["move_cost"] = cost  # over a per-synth default too
         params["train"]["seed"] = seed
         params["train"]["total_timesteps"] = steps or params["train"]["total_timesteps"]
-        apply_sets(params, synth, sets)
+        apply_sets(params, synth, list(sets))
 
-    run = trained(synth, run_id(cost, seed, steps, sets), change, fresh)
+    return change
+
+
+def agent_run(synth: str, cost: float, seed: int, steps: int | None, sets: list[str], fresh: bool) -> dict:
+    """Train (or reuse) and evaluate one agent; return its ``overall`` metrics."""
+    run = trained(synth, run_id(cost, seed, steps, sets), settings(synth, cost, seed, steps, sets), fresh)
     metrics = eval_dir(run) / "metrics.json"
     evaluated = metrics.is_file() and metrics.stat().st_mtime >= max(
         (run / "model.zip").stat().st_mtime, Path(evaluate_run.__code__.co_filename).stat().st_mtime)
